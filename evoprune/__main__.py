@@ -1,0 +1,7 @@
+"""`python -m evoprune`: the same command line as `evoprune`."""
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

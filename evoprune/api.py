@@ -1,0 +1,137 @@
+"""The Python API: prune any Keras model with Dense/Conv2D layers on the user's own arrays."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable, Mapping
+
+import numpy as np
+
+from . import models
+from .algorithms import algorithm_class
+from .config import SearchConfig
+from .errors import ConfigError
+from .executors import make_executor
+from .masks import Masks, sparsity_global, sparsity_layer_mean
+from .problem import EvaluateMasks, PruningProblem
+from .progress import LayerProgress
+from .results import io
+from .results.history import HistoryWriter
+from .results.manifest import environment, now
+
+RUN_FILES = ("history.csv", "summary.json", "run.json", "masks.npz", "pruned.keras")
+
+
+@dataclass
+class PruneResult:
+    """What a search found: the masks, the pruned model, and the summary figures (test set)."""
+
+    masks: Masks
+    pruned_model: object
+    summary: dict
+    out: str | None
+
+
+def check_out(out: str, force: bool = False) -> list[str]:
+    """The run files already in `out`; refuses a folder holding another run unless `force`."""
+    existing = [f for f in RUN_FILES if os.path.exists(os.path.join(out, f))]
+    if existing and not force:
+        raise ConfigError(f"{out} already holds a run ({', '.join(existing)}); choose another --out or pass --force")
+    return existing
+
+
+def prepare_out(out: str, force: bool = False) -> str:
+    """Create the output folder, clearing a previous run's files only when `force`."""
+    for f in check_out(out, force):
+        os.remove(os.path.join(out, f))
+    os.makedirs(out, exist_ok=True)
+    return out
+
+
+def test_figures(model, masks: Mapping[str, np.ndarray], kernels: Mapping[str, np.ndarray], x, y) -> tuple[float, float]:
+    """Keras' own loss and accuracy of `model` with `masks` applied (the model is restored afterwards)."""
+    models.apply_masks(model, masks, kernels)
+    try:
+        return models.evaluate(model, x, y)
+    finally:
+        models.apply_masks(model, {k: np.ones_like(v, bool) for k, v in masks.items()}, kernels)
+
+
+def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+          algorithm: str = "sa", config: SearchConfig | None = None, *, out: str | None = None,
+          force: bool = False, executor: str = "serial", workers: int | None = None, progress: bool = True,
+          customize: Callable | None = None, run_info: dict | None = None) -> PruneResult:
+    """Search pruning masks for `model` with `algorithm`, deciding on (x_search, y_search), reporting on the test set.
+
+    `customize(toolbox)` may swap DEAP operators before the search starts, e.g.
+    `customize=lambda tb: tb.register("mate", deap.tools.cxTwoPoint)`. With `out`, the run's
+    files (history.csv, summary.json, run.json, masks.npz, pruned.keras) are written there.
+    """
+    config = config or SearchConfig()
+    cls = algorithm_class(algorithm)
+    specs = models.prunable_layers(model)
+    config.validate(algorithm, len(specs))
+    if out is not None:
+        prepare_out(out, force)
+    started = now()
+    problem = PruningProblem.from_model(model, x_search, y_search)
+    callbacks = [LayerProgress(progress)]
+    history = HistoryWriter(os.path.join(out, "history.csv")) if out is not None else None
+    if history is not None:
+        callbacks.insert(0, history)
+    run = {"algorithm": algorithm, "config": config.to_dict(), "executor": executor, "workers": workers,
+           "started": started, **(run_info or {}), **environment()}
+    if out is not None:
+        io.write_json(os.path.join(out, "run.json"), run)
+    ex = make_executor(executor, workers)
+    try:
+        with ex:
+            ex.start(problem)
+            search = cls(specs, config, partial(EvaluateMasks, problem.token), map_fn=ex.map,
+                         layer_count=len(model.layers), callbacks=callbacks)
+            if customize is not None:
+                customize(search.toolbox)
+            state = search.run()
+    finally:
+        problem.uninstall()
+        if history is not None:
+            history.close()
+
+    summary = summarize(model, specs, state, algorithm, config, x_test, y_test)
+    pruned = models.clone(model)
+    models.apply_masks(pruned, state.masks)
+    if out is not None:
+        io.save_npz(os.path.join(out, "masks.npz"), state.masks)
+        io.save_keras(os.path.join(out, "pruned.keras"), pruned)
+        io.write_json(os.path.join(out, "summary.json"), summary)
+        run.update(finished=now(), executor_events=getattr(ex, "events", []))
+        io.write_json(os.path.join(out, "run.json"), run)
+    return PruneResult(state.masks, pruned, summary, out)
+
+
+def summarize(model, specs, state, algorithm: str, config: SearchConfig, x_test, y_test) -> dict:
+    """The run's figures: search-set figures from the search, every reported figure from the test set."""
+    kernels = models.kernels(model, specs)
+    ones = {s.name: np.ones(s.shape, bool) for s in specs}
+    base_loss, base_acc = test_figures(model, ones, kernels, x_test, y_test)
+    layers, masks_so_far = [], dict(ones)
+    for layer in state.layers:
+        masks_so_far[layer["name"]] = state.masks[layer["name"]]
+        loss, acc = test_figures(model, masks_so_far, kernels, x_test, y_test)
+        layers.append({**layer, "accuracy": acc, "loss": loss})
+    final_loss, final_acc = test_figures(model, state.masks, kernels, x_test, y_test)
+    s_mean = sparsity_layer_mean(state.masks)
+    return {
+        "algorithm": algorithm, "seed": config.seed, "eval_set": config.eval_set,
+        "baseline_accuracy": base_acc, "baseline_loss": base_loss,
+        "final_accuracy": final_acc, "final_loss": final_loss,
+        "search_baseline_accuracy": state.baseline.accuracy, "search_baseline_loss": state.baseline.loss,
+        "search_final_accuracy": state.current.accuracy, "search_final_loss": state.current.loss,
+        "sparsity_layer_mean": s_mean, "sparsity_global": sparsity_global(state.masks),
+        "trade_off": s_mean * final_acc / base_acc if base_acc > 0 else 0.0,
+        "evaluations": state.evaluations, "budget": config.budget,
+        "seconds": state.seconds,
+        "evaluations_per_second": state.evaluations / state.seconds if state.seconds > 0 else 0.0,
+        "layers": layers,
+    }

@@ -1,0 +1,35 @@
+"""Progress bars for long searches: one bar per layer with the current cost, accuracy and sparsity."""
+from __future__ import annotations
+
+from tqdm.auto import tqdm
+
+from .algorithms.base import Callback
+
+
+class LayerProgress(Callback):
+    """A tqdm bar per layer counting its evaluations."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+        self.bar = None
+
+    def on_layer_start(self, search) -> None:
+        if not self.enabled:
+            return
+        st = search.state
+        self.bar = tqdm(total=st.layer_budget, initial=st.layer_evals, unit="eval", leave=True,
+                        desc=f"{search.name} {search.spec.name} [{st.layer_pos + 1}/{len(search.specs)}]")
+
+    def on_row(self, search, row: dict) -> None:
+        if self.bar is None:
+            return
+        self.bar.update(search.state.layer_evals - self.bar.n)
+        if row["cost"] != "":
+            self.bar.set_postfix(cost=f"{row['cost']:.4g}", acc=f"{row['accuracy']:.4f}",
+                                 sparsity=f"{row['sparsity_layer_mean']:.3f}")
+
+    def on_layer_end(self, search, layer: dict) -> None:
+        if self.bar is not None:
+            self.bar.update(search.state.layer_evals - self.bar.n)
+            self.bar.close()
+            self.bar = None

@@ -1,0 +1,1 @@
+"""Result files of a run: atomic writes, history CSV, manifests, summaries and plots."""

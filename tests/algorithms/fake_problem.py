@@ -1,0 +1,40 @@
+"""A synthetic, TensorFlow-free problem: loss grows as important weights are pruned."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from evoprune.masks import LayerSpec, unpack
+
+SPECS = [LayerSpec("l0", 0, (6, 5)), LayerSpec("l1", 2, (40,)), LayerSpec("l2", 4, (8, 4))]
+N_LAYERS = 6
+
+
+@dataclass(frozen=True)
+class Result:
+    loss: float
+    accuracy: float
+    correct: int
+    error: str | None = None
+
+
+class FakeTask:
+    """toolbox.evaluate for one layer: a deterministic loss of the full masks."""
+
+    def __init__(self, context, base_loss: float = 0.05, sent: list | None = None):
+        self.context, self.base_loss, self.sent = context, base_loss, sent
+        rng = np.random.default_rng(123)
+        self.importance = {s.name: rng.random(s.size) ** 3 for s in SPECS}
+
+    def __call__(self, packed):
+        if self.sent is not None:
+            self.sent.append((self.context.key, packed.tobytes()))
+        loss = self.base_loss
+        for s in SPECS:
+            bits = (unpack(packed, s.size) if s.name == self.context.layer
+                    else unpack(self.context.fixed[s.name], s.size))
+            imp = self.importance[s.name]
+            loss += 3.0 * float(imp[~bits].sum() / imp.sum()) ** 2
+        acc = max(0.0, 1.0 - loss / 2)
+        return Result(loss, acc, int(acc * 1000))

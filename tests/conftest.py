@@ -1,0 +1,59 @@
+"""Shared fixtures: the real 5k MNIST file, small slices of it, and tiny models built once per session."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
+
+
+def mnist_5k_path() -> str:
+    """The 5k MNIST file: $EVOPRUNE_DATA when it names a .npz, else ../shared beside the checkout."""
+    env = os.environ.get("EVOPRUNE_DATA", "")
+    return env if env.endswith(".npz") else str(SHARED_MNIST / "mnist-5k.npz")
+
+
+@pytest.fixture(scope="session")
+def mnist_path() -> str:
+    return mnist_5k_path()
+
+
+@pytest.fixture(scope="session")
+def small_mnist(mnist_path):
+    """A few hundred scaled images: (x_train, y_train, x_val, y_val, x_test, y_test)."""
+    from evoprune.data import Split, prepare
+
+    d = prepare("mnist", mnist_path, Split(0, 0.2))
+    return (d.x_train[:1000], d.y_train[:1000], d.x_val[:300], d.y_val[:300], d.x_test[:500], d.y_test[:500])
+
+
+@pytest.fixture(scope="session")
+def tiny_model(small_mnist):
+    """A small Conv2D/Dense chain trained for a moment, so masks change its accuracy."""
+    from evoprune._tf import import_keras
+    from evoprune import models
+
+    keras = import_keras()
+    keras.utils.set_random_seed(1)
+    L = keras.layers
+    model = keras.Sequential([
+        keras.Input((28, 28, 1)),
+        L.Conv2D(4, 3, strides=2, activation="relu", name="c1"),
+        L.MaxPooling2D(2, name="p1"),
+        L.Flatten(name="f"),
+        L.Dense(16, activation="relu", name="d1"),
+        L.Dense(10, activation="softmax", name="d2"),
+    ])
+    x, y = small_mnist[0], small_mnist[1]
+    models.compile_model(model, "adam", 0.01)
+    model.fit(x, y, epochs=3, batch_size=64, verbose=0)
+    return model
+
+
+def random_masks(specs, sparsity: float, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    return {s.name: rng.random(s.shape) >= sparsity for s in specs}
