@@ -60,10 +60,13 @@ def test_figures(model, masks: Mapping[str, np.ndarray], kernels: Mapping[str, n
 
 def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
           algorithm: str = "sa", config: SearchConfig | None = None, *, out: str | None = None,
-          force: bool = False, executor: str = "serial", workers: int | None = None, progress: bool = True,
+          force: bool = False, executor: str = "serial", workers: int | None = None,
+          executor_options: dict | None = None, progress: bool = True,
           customize: Callable | None = None, run_info: dict | None = None) -> PruneResult:
     """Search pruning masks for `model` with `algorithm`, deciding on (x_search, y_search), reporting on the test set.
 
+    `executor` ("serial", "process" or "ray") decides where evaluations run, with `workers`
+    processes and `executor_options` (e.g. `{"address": "HOST:6379"}` for a Ray cluster).
     `customize(toolbox)` may swap DEAP operators before the search starts, e.g.
     `customize=lambda tb: tb.register("mate", deap.tools.cxTwoPoint)`. With `out`, the run's
     files (history.csv, summary.json, run.json, masks.npz, pruned.keras) are written there.
@@ -81,10 +84,11 @@ def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray,
     if history is not None:
         callbacks.insert(0, history)
     run = {"algorithm": algorithm, "config": config.to_dict(), "executor": executor, "workers": workers,
+           "executor_options": executor_options or {},
            "started": started, **(run_info or {}), **environment()}
     if out is not None:
         io.write_json(os.path.join(out, "run.json"), run)
-    ex = make_executor(executor, workers)
+    ex = make_executor(executor, workers, **(executor_options or {}))
     try:
         with ex:
             ex.start(problem)

@@ -227,6 +227,9 @@ class LayerwiseSearch(ABC):
             st.cache.update(zip(todo.keys(), results))
             st.evaluations += len(todo)
             st.layer_evals += len(todo)
+            for res in results:
+                if getattr(res, "error", None):  # scored infeasible (NaN loss), and kept in the history
+                    self.record(None, event="evaluation_error: " + res.error.splitlines()[-1])
         out = []
         for ind, k in zip(individuals, keys):
             res = st.cache.get(k)

@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from .. import models
-from .._tf import import_tensorflow
+from .._tf import import_keras, import_tensorflow
 from .context import Context, EvalResult, unpack_mask, verified_fixed_masks
 from .graph import chain_layers, compile_prefix, compile_scorer, example_floats, kernel_variables, run_layers
 
@@ -125,8 +125,13 @@ class MaskEvaluator:
             self._prefixes[start] = (fn, chunk, fixed)
         return self._prefixes[start]
 
+    def _has_prefix(self, start: int) -> bool:
+        """Whether layers other than the input run before chain position `start`."""
+        keras = import_keras()
+        return any(not isinstance(layer, keras.layers.InputLayer) for layer in (self._chain or [])[:start])
+
     def _input_shape(self, start: int) -> tuple:
-        if start == 0:
+        if not self._has_prefix(start):
             return self._x.shape[1:]
         return tuple(int(d) for d in self._chain[start - 1].output.shape[1:])
 
@@ -154,7 +159,7 @@ class MaskEvaluator:
             return self._cache[key]
         tf = import_tensorflow()
         fixed = [tf.constant(self._kernels[n] * fixed_masks[n]) for n in scorer.fixed]
-        if scorer.start == 0:
+        if not self._has_prefix(scorer.start):
             inputs = self._chunks(scorer.chunk)[0]
         else:
             fn, chunk, prefix_fixed = self._prefix(scorer.start)

@@ -14,7 +14,11 @@ PARALLEL_CHUNKS = 2
 
 
 def chain_layers(model) -> list | None:
-    """`model.layers` if each layer feeds the next with nothing else (a linear chain), else None."""
+    """`model.layers` if each layer feeds the next with nothing else (a linear chain), else None.
+
+    The list is `model.layers` itself, so a layer's position in it is its LayerSpec.index; a
+    functional model's InputLayer stays in it and `run_layers` passes over it.
+    """
     keras = import_keras()
     layers = list(model.layers)
     if isinstance(model, keras.Sequential):
@@ -26,6 +30,7 @@ def chain_layers(model) -> list | None:
     while True:
         op, node_index, _ = tensor._keras_history
         if isinstance(op, keras.layers.InputLayer):
+            order.append(op)
             break
         node = op._inbound_nodes[node_index]
         args = node.arguments
@@ -134,6 +139,8 @@ def compile_prefix(layers: list, fixed_vars: list, input_shape, chunk: int):
 
 def run_layers(layers: list, h):
     """Call `layers` in sequence, in inference mode."""
+    keras = import_keras()
     for layer in layers:
-        h = layer(h, training=False)
+        if not isinstance(layer, keras.layers.InputLayer):
+            h = layer(h, training=False)
     return h

@@ -1,0 +1,102 @@
+"""`evoprune prune`: search pruning masks for a model and write the run's files."""
+from __future__ import annotations
+
+import os
+import time
+
+from ..errors import ConfigError
+from .common import add_data_args, check_input_shape, check_model_file
+
+
+def add_search_args(p) -> None:
+    """Search settings shared by `prune` and `compare` (None = the preset's or the default value)."""
+    from ..config import PRESETS
+    from ..executors import EXECUTORS
+
+    p.add_argument("--preset", choices=sorted(PRESETS), help="study: the reference study's settings and protocol")
+    add_data_args(p)
+    p.add_argument("--budget", type=int, help="evaluations to make in all (default 1000)")
+    p.add_argument("--rate0", type=float, help="initial mutation rate (default 0.15)")
+    p.add_argument("--t0", type=float, help="SA initial temperature (default 1.0)")
+    p.add_argument("--population", type=int, help="GA population (default 12)")
+    p.add_argument("--elite", type=int, help="GA elite size (default 2)")
+    p.add_argument("--tournament", type=int, help="GA tournament size (default 5)")
+    p.add_argument("--crossover", type=float, help="GA crossover probability (default 0.9)")
+    p.add_argument("--loss-to-warmup", type=float, help="warm-up loss allowance (default 1.0)")
+    p.add_argument("--relative-threshold", action="store_true", default=None,
+                   help="loss thresholds relative to the baseline loss instead of absolute")
+    p.add_argument("--eval-set", choices=("validation", "test"),
+                   help="data the search decides on (default validation; the study preset uses test)")
+    p.add_argument("--executor", default="serial", help=f"where evaluations run: {', '.join(EXECUTORS)}")
+    p.add_argument("--workers", type=int, help="worker processes for pool executors (default: one per core)")
+    p.add_argument("--ray-address", help="address of a running Ray cluster (HOST:PORT) for --executor ray")
+    p.add_argument("--force", action="store_true", help="overwrite a run already in --out")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def executor_options(args) -> dict:
+    """Options of the chosen executor, checked before any work starts."""
+    if args.ray_address and args.executor != "ray":
+        raise ConfigError("--ray-address goes with --executor ray")
+    return {"address": args.ray_address} if args.ray_address else {}
+
+
+def search_config(args, seed: int | None):
+    from ..config import make_config
+
+    return make_config(args.preset, budget=args.budget, seed=seed, rate0=args.rate0, t0=args.t0,
+                       population=args.population, elite=args.elite, tournament=args.tournament,
+                       crossover=args.crossover, loss_to_warmup=args.loss_to_warmup,
+                       relative_threshold=args.relative_threshold, eval_set=args.eval_set)
+
+
+def add_parser(sub) -> None:
+    from ..algorithms import ALGORITHMS
+
+    p = sub.add_parser("prune", help="search pruning masks for a model")
+    p.add_argument("--model", required=True, help="a .keras model (from `evoprune train`: DIR/model.keras)")
+    p.add_argument("--algorithm", required=True, help=f"one of: {', '.join(ALGORITHMS)}")
+    p.add_argument("--seed", type=int, help="random seed of the search (default 0)")
+    p.add_argument("--out", help="output folder (default runs/<timestamp>)")
+    add_search_args(p)
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..algorithms import algorithm_class
+    from ..api import check_out
+    from ..baseline import data_for, read_baseline
+    from ..executors import make_executor
+
+    algorithm_class(args.algorithm)
+    options = executor_options(args)
+    make_executor(args.executor, args.workers, **options)  # checks the name and worker count
+    config = search_config(args, args.seed)
+    config.validate(args.algorithm, n_layers=1)  # what can be checked before the model is read
+    check_model_file(args.model)
+    baseline = read_baseline(args.model)
+    if baseline and "prunable_layers" in baseline:
+        config.validate(args.algorithm, len(baseline["prunable_layers"]))
+    out = args.out or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))
+    check_out(out, args.force)
+    data = data_for(baseline, args.dataset, args.data)  # every input is checked before TensorFlow loads
+
+    from .. import models
+    from ..api import prune
+
+    model = models.load_model(args.model)
+    check_input_shape(model, data)
+    x_search, y_search = (data.x_val, data.y_val) if config.eval_set == "validation" else (data.x_test, data.y_test)
+    if len(y_search) == 0:
+        raise ConfigError("the validation split is empty: train with --val-fraction > 0 or use --eval-set test")
+    run_info = {"model": os.path.abspath(args.model), "preset": args.preset,
+                "data": {"name": data.name, "source": data.source, "split": data.split.to_dict(),
+                         "sizes": data.sizes(), "search_set": config.eval_set}}
+    result = prune(model, x_search, y_search, data.x_test, data.y_test, args.algorithm, config, out=out,
+                   force=args.force, executor=args.executor, workers=args.workers, executor_options=options,
+                   progress=not args.no_progress, run_info=run_info)
+    s = result.summary
+    print(f"{args.algorithm}: test accuracy {s['baseline_accuracy']:.4f} -> {s['final_accuracy']:.4f}, "
+          f"sparsity {s['sparsity_layer_mean']:.4f} (layer mean), {s['sparsity_global']:.4f} (global), "
+          f"{s['evaluations']} evaluations in {s['seconds']:.1f} s -> {out}")
+    return 0

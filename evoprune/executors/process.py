@@ -1,0 +1,28 @@
+"""The process executor: a `multiprocess` pool of spawned workers, each holding the model."""
+from __future__ import annotations
+
+from . import worker
+from .supervised import SupervisedPool
+
+
+class ProcessExecutor(SupervisedPool):
+    """Workers started with `spawn` (TensorFlow is not fork-safe; Linux defaults to fork)."""
+
+    name = "process"
+
+    def _new_pool(self, problem, threads: int):
+        import multiprocess
+
+        pool = multiprocess.get_context("spawn").Pool(self.workers, initializer=worker.initialize,
+                                                      initargs=(problem, threads))
+        self._pids = self._worker_pids(pool)
+        return pool
+
+    @staticmethod
+    def _worker_pids(pool) -> set:
+        # multiprocess (like multiprocessing) silently replaces a dead worker and drops its task;
+        # a changed set of worker pids is how a lost task shows.
+        return {p.pid for p in pool._pool}
+
+    def _alive(self) -> bool:
+        return all(p.exitcode is None for p in self._pool._pool) and self._worker_pids(self._pool) == self._pids

@@ -1,0 +1,35 @@
+"""The Ray executor: `ray.util.multiprocessing.Pool`, local or on a running cluster."""
+from __future__ import annotations
+
+from . import worker
+from .supervised import SupervisedPool
+
+
+class RayExecutor(SupervisedPool):
+    """Ray actors as workers. The problem (model bytes and images) travels in the initializer's
+    arguments through Ray's object store, so cluster workers never need the driver's files."""
+
+    name = "ray"
+
+    def __init__(self, workers: int | None = None, address: str | None = None, **options):
+        super().__init__(workers, **options)
+        self.address = address
+        self._owns_ray = False
+
+    def _new_pool(self, problem, threads: int):
+        import ray
+        from ray.util.multiprocessing import Pool
+
+        if not ray.is_initialized():
+            self._owns_ray = True
+            kwargs = {"address": self.address} if self.address else {"num_cpus": self.workers}
+            ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kwargs)
+        return Pool(self.workers, initializer=worker.initialize, initargs=(problem, threads))
+
+    def close(self) -> None:
+        super().close()
+        if self._owns_ray:  # a Ray session the user opened is the user's to end
+            import ray
+
+            ray.shutdown()
+            self._owns_ray = False

@@ -1,0 +1,138 @@
+"""A pool executor that survives dead and hung workers: timeouts, restarts, capped retries, events."""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from abc import ABC, abstractmethod
+from typing import Callable, Iterable
+
+from ..errors import EvopruneError
+from . import worker
+
+log = logging.getLogger("evoprune.executors")
+
+
+class ExecutorError(EvopruneError):
+    """A task kept failing after every retry: the run stops with this message."""
+
+
+def split(items: list, parts: int) -> list[list]:
+    """`items` in at most `parts` contiguous chunks of near-equal size, in order."""
+    parts = max(1, min(parts, len(items)))
+    q, r = divmod(len(items), parts)
+    bounds = [0]
+    for i in range(parts):
+        bounds.append(bounds[-1] + q + (i < r))
+    return [items[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
+class SupervisedPool(ABC):
+    """`map` over a pool of workers, each holding the problem's evaluator.
+
+    A plain `Pool.map` waits forever when a worker dies. Here every chunk is a task with a
+    deadline; when a worker disappears, a task raises (a lost Ray actor) or a deadline
+    passes, the pool is replaced and the unfinished tasks are resubmitted, at most
+    `max_retries` times each. Results are deterministic per mask, so a resubmitted task
+    returns exactly what the lost one would have. Every such event is kept in `events`.
+    """
+
+    name = "pool"
+
+    def __init__(self, workers: int | None = None, task_timeout: float = 600.0, max_retries: int = 3):
+        self.workers = workers or os.cpu_count() or 1
+        self.task_timeout = task_timeout
+        self.max_retries = max_retries
+        self.events: list[dict] = []
+        self._pool = None
+        self._problem = None
+
+    # ----- backend hooks -----
+    @abstractmethod
+    def _new_pool(self, problem, threads: int):
+        """A pool whose workers ran `worker.initialize(problem, threads)`."""
+
+    def _alive(self) -> bool:
+        """Whether every worker the pool started is still the one running (no silent replacement)."""
+        return True
+
+    # ----- lifecycle -----
+    def start(self, problem) -> None:
+        self._problem = problem
+        self._pool = self._new_pool(problem, self._threads())
+
+    def _threads(self) -> int:
+        # One TensorFlow thread pool per worker, sized to its share of the cores.
+        return max(1, (os.cpu_count() or 1) // self.workers)
+
+    def _restart(self) -> None:
+        self._terminate()
+        self._pool = self._new_pool(self._problem, self._threads())
+
+    def _terminate(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool.join()
+            self._pool = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *exc):
+        # On an error or Ctrl-C do not wait for the workers' queued tasks.
+        if exc_type is not None:
+            self._terminate()
+        self.close()
+
+    # ----- the seam -----
+    def map(self, fn: Callable, items: Iterable) -> list:
+        items = list(items)
+        if not items:
+            return []
+        chunks = split(items, self.workers)
+        results: list = [None] * len(chunks)
+        tries = [0] * len(chunks)
+        pending = self._submit(fn, chunks, range(len(chunks)))
+        while pending:
+            first = next(iter(pending.values()))
+            first[0].wait(0.05)
+            failure = None
+            for i, (task, started) in list(pending.items()):
+                if task.ready():
+                    try:
+                        results[i] = task.get()
+                        del pending[i]
+                    except Exception as e:  # a lost worker or a task that could not run at all
+                        failure = f"task raised {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                elif time.monotonic() - started > self.task_timeout:
+                    failure = f"a task ran over its timeout of {self.task_timeout:g} s (hung worker)"
+            if failure is None and pending and not self._alive():
+                failure = "a worker died while holding a task"
+            if failure is not None and pending:
+                pending = self._recover(fn, chunks, pending, tries, failure)
+        return [r for chunk in results for r in chunk]
+
+    def _submit(self, fn, chunks, indices) -> dict:
+        now = time.monotonic()
+        return {i: (self._pool.apply_async(worker.run_chunk, (fn, chunks[i])), now) for i in indices}
+
+    def _recover(self, fn, chunks, pending: dict, tries: list, failure: str) -> dict:
+        for i in pending:
+            tries[i] += 1
+        worst = max(tries[i] for i in pending)
+        event = {"time": time.time(), "executor": self.name, "failure": failure,
+                 "tasks_resubmitted": len(pending), "attempt": worst}
+        self.events.append(event)
+        log.warning("evoprune: %s; restarting the %s workers and resubmitting %d task(s) (attempt %d of %d)",
+                    failure, self.name, len(pending), worst, self.max_retries)
+        if worst > self.max_retries:
+            self._terminate()
+            raise ExecutorError(f"{self.name} executor: a task failed {worst} times ({failure}); stopping the run")
+        self._restart()
+        return self._submit(fn, chunks, list(pending))

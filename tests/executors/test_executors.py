@@ -1,0 +1,138 @@
+"""Executors: one contract every executor passes, worker deaths survived, Ray local and on a cluster."""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from evoprune import SearchConfig, prune
+from evoprune.evaluation import Context
+from evoprune.executors import make_executor
+from evoprune.executors.supervised import split
+from evoprune.masks import full_masks, pack
+from evoprune.problem import EvaluateMasks, PruningProblem
+
+pytestmark = pytest.mark.slow
+EXECUTORS = [("serial", None, {}), ("process", 2, {}), ("ray", 2, {})]
+
+
+def test_split_keeps_order_and_balance():
+    chunks = split(list(range(7)), 3)
+    assert chunks == [[0, 1, 2], [3, 4], [5, 6]]
+    assert split([1], 4) == [[1]]
+
+
+@pytest.fixture(scope="module")
+def problem(tiny_model, small_mnist):
+    return PruningProblem.from_model(tiny_model, small_mnist[2], small_mnist[3])
+
+
+@pytest.fixture(scope="module")
+def requests(problem):
+    specs = problem.specs
+    layer = specs[-2]
+    rng = np.random.default_rng(0)
+    packed = [pack(rng.random(layer.size) > s) for s in (0.0, 0.3, 0.6, 0.9, 0.5)]
+    packed.insert(2, np.zeros(3, np.uint8))  # a malformed mask: its evaluation raises
+    return EvaluateMasks(problem.token, Context.make(full_masks(specs), layer.name)), packed
+
+
+@pytest.fixture(scope="module")
+def serial_results(problem, requests):
+    task, packed = requests
+    with make_executor("serial") as ex:
+        ex.start(problem)
+        return ex.map(task, packed)
+
+
+@pytest.mark.parametrize("name,workers,options", EXECUTORS, ids=[e[0] for e in EXECUTORS])
+def test_contract_same_results_order_and_errors_as_data(name, workers, options, problem, requests,
+                                                        serial_results):
+    task, packed = requests
+    with make_executor(name, workers, **options) as ex:
+        ex.start(problem)
+        results = ex.map(task, packed)
+        assert ex.map(task, []) == []
+    assert len(results) == len(packed)
+    assert results[2].error and "ValueError" in results[2].error and np.isnan(results[2].loss)
+    ok = [r for i, r in enumerate(results) if i != 2]
+    assert all(r.error is None for r in ok)
+    assert [(r.correct, r.loss) for r in results if not r.error] == \
+           [(r.correct, r.loss) for r in serial_results if not r.error]
+    assert ok[0].accuracy > ok[3].accuracy  # order kept: unpruned before 90 % pruned
+
+
+def run_ga(tiny_model, small_mnist, out, executor, workers=None, **options):
+    x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
+    config = SearchConfig(budget=60, seed=3, population=6, elite=1, tournament=3)
+    return prune(tiny_model, x_val, y_val, x_te, y_te, "ga", config, out=str(out), executor=executor,
+                 workers=workers, executor_options=options, progress=False)
+
+
+@pytest.fixture(scope="module")
+def serial_run(tiny_model, small_mnist, tmp_path_factory):
+    return run_ga(tiny_model, small_mnist, tmp_path_factory.mktemp("serial"), "serial")
+
+
+def same_masks(a, b):
+    return all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_a_killed_worker_is_replaced_and_the_run_unchanged(tiny_model, small_mnist, serial_run, tmp_path,
+                                                           monkeypatch):
+    monkeypatch.setenv("EVOPRUNE_FAULT", "exit:3")
+    monkeypatch.setenv("EVOPRUNE_FAULT_MARKER", str(tmp_path / "fault-happened"))
+    result = run_ga(tiny_model, small_mnist, tmp_path / "run", "process", 2)
+    assert (tmp_path / "fault-happened").exists()       # a worker really died holding a task
+    import json
+    events = json.load(open(tmp_path / "run" / "run.json"))["executor_events"]
+    assert len(events) == 1 and "died" in events[0]["failure"]
+    assert same_masks(result.masks, serial_run.masks)
+
+
+def test_a_task_that_keeps_failing_stops_the_run(problem, requests):
+    from evoprune.executors.supervised import ExecutorError
+
+    task, packed = requests
+    ex = make_executor("process", 1, task_timeout=60, max_retries=1)
+    with pytest.raises(ExecutorError, match="failed 2 times"):
+        with ex:
+            ex.start(problem)
+            ex.map(_ExitingTask(), packed[:1])
+
+
+class _ExitingTask:
+    """A task whose worker dies every time (as an out-of-memory kill would repeat)."""
+
+    def __call__(self, item):
+        os._exit(9)
+
+
+def test_same_masks_serial_two_workers_and_ray(tiny_model, small_mnist, serial_run, tmp_path):
+    two = run_ga(tiny_model, small_mnist, tmp_path / "process", "process", 2)
+    ray = run_ga(tiny_model, small_mnist, tmp_path / "ray", "ray", 2)
+    assert same_masks(serial_run.masks, two.masks) and same_masks(serial_run.masks, ray.masks)
+    assert serial_run.summary["final_accuracy"] == two.summary["final_accuracy"] == ray.summary["final_accuracy"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ray_cluster_started_on_loopback(tiny_model, small_mnist, serial_run, tmp_path):
+    ray_cli = shutil.which("ray") or os.path.join(os.path.dirname(sys.executable), "ray")
+    port = _free_port()
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    subprocess.run([ray_cli, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
+                    "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"],
+                   check=True, capture_output=True, env=env, timeout=180)
+    try:
+        result = run_ga(tiny_model, small_mnist, tmp_path / "cluster", "ray", 2, address=f"127.0.0.1:{port}")
+    finally:
+        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, env=env, timeout=120)
+    assert same_masks(serial_run.masks, result.masks)
