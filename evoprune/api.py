@@ -9,7 +9,8 @@ from typing import Callable, Mapping
 import numpy as np
 
 from . import models
-from .algorithms import algorithm_class
+from . import importance
+from .algorithms import algorithm_class, importance_for
 from .config import SearchConfig
 from .errors import ConfigError
 from .executors import make_executor
@@ -62,7 +63,8 @@ def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray,
           algorithm: str = "sa", config: SearchConfig | None = None, *, out: str | None = None,
           force: bool = False, executor: str = "serial", workers: int | None = None,
           executor_options: dict | None = None, progress: bool = True,
-          customize: Callable | None = None, run_info: dict | None = None) -> PruneResult:
+          customize: Callable | None = None, run_info: dict | None = None,
+          x_train: np.ndarray | None = None, y_train: np.ndarray | None = None) -> PruneResult:
     """Search pruning masks for `model` with `algorithm`, deciding on (x_search, y_search), reporting on the test set.
 
     `executor` ("serial", "process" or "ray") decides where evaluations run, with `workers`
@@ -75,10 +77,14 @@ def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray,
     cls = algorithm_class(algorithm)
     specs = models.prunable_layers(model)
     config.validate(algorithm, len(specs))
+    kind = importance_for(algorithm, config)
+    if kind in ("saliency", "reconstruction") and x_train is None:
+        raise ConfigError(f"{kind} importance needs the training images (x_train, y_train)")
     if out is not None:
         prepare_out(out, force)
     started = now()
     problem = PruningProblem.from_model(model, x_search, y_search)
+    scores = None if kind is None else importance.compute(kind, model, specs, x_train, y_train)
     callbacks = [LayerProgress(progress)]
     history = HistoryWriter(os.path.join(out, "history.csv")) if out is not None else None
     if history is not None:
@@ -93,7 +99,7 @@ def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray,
         with ex:
             ex.start(problem)
             search = cls(specs, config, partial(EvaluateMasks, problem.token), map_fn=ex.map,
-                         layer_count=len(model.layers), callbacks=callbacks)
+                         layer_count=len(model.layers), callbacks=callbacks, scores=scores)
             if customize is not None:
                 customize(search.toolbox)
             state = search.run()

@@ -8,21 +8,37 @@ from .errors import ConfigError
 
 @dataclass(frozen=True)
 class SearchConfig:
-    """Every setting of a layer-wise search; defaults are the study's values with evoprune's protocol."""
+    """Every setting of a search. The defaults are evoprune's own search; `--preset study` is the study's."""
 
     budget: int = 1000              # evaluations actually made, all included (cache hits are free)
     seed: int = 0
-    rate0: float = 0.15             # initial mutation / neighbour rate, decays as rate0 × (1 − t/T)
-    t0: float = 1.0                 # SA initial temperature (logarithmic cooling)
+    # objective: "floor" maximises global sparsity with accuracy ≥ baseline − delta on the search
+    # data; "study" is the study's cost with its warm-up loss threshold.
+    objective: str = "floor"
+    delta: float = 0.005            # allowed accuracy drop (0.005 = half a point), fixed before the run
+    loss_weight: float = 1e-4       # floor objective: cost of one unit of loss, in units of global sparsity
+    loss_to_warmup: float = 1.0     # study objective: warm-up loss allowance
+    relative_threshold: bool = False
+    # how candidates are made
+    importance: str = "reconstruction"  # scores guiding starts and moves: reconstruction, magnitude, saliency, none
+    moves: str = "informed"         # informed: prune unimportant / restore important bits; study: the study's
+    restore: float = 0.5            # informed moves restore this many bits per bit pruned
+    focus: float = 4.0              # how strongly informed moves follow the ranking
+    start: str = "informed"         # informed: start from the importance mask; study: from the current mask
+    start_sparsity: float = 0.6     # informed start: the global sparsity of the importance mask
+    start_spread: float = 0.3       # GA: relative spread of the initial individuals' sparsities
+    rate0: float = 0.02             # initial mutation / neighbour rate, decays as rate0 × (1 − t/T)
+    t0: float = 0.002               # SA initial temperature (logarithmic cooling)
     population: int = 12            # GA
     elite: int = 2
     tournament: int = 5
     crossover: float = 0.9
-    init_zero_share: float = 0.1    # GA initial masks: share of kept bits turned off; halved per re-draw
-    max_redraws: int = 3            # bound on GA re-draws while nothing is feasible
+    init_zero_share: float = 0.1    # study start: share of kept bits turned off; halved per re-draw
+    max_redraws: int = 3            # bound on the study GA's re-draws while nothing is feasible
+    layer_budget: str = "weights"   # weights: shares ∝ kernel size ** budget_power; equal: the study's
+    budget_power: float = 0.5
+    sparsity: float = 0.5           # one-shot baselines (magnitude, saliency, random): target global sparsity
     stall_limit: int = 50           # a layer ends after this many steps in a row that needed no new evaluation
-    loss_to_warmup: float = 1.0
-    relative_threshold: bool = False
     eval_set: str = "validation"    # data the search decides on: "validation" (default) or "test" (study)
 
     def to_dict(self) -> dict:
@@ -30,22 +46,28 @@ class SearchConfig:
 
     def validate(self, algorithm: str, n_layers: int) -> "SearchConfig":
         """Raise ConfigError with one readable line for any impossible setting."""
-        for name in ("rate0", "crossover", "init_zero_share"):
+        for name in ("rate0", "crossover", "init_zero_share", "delta", "restore", "start_sparsity", "sparsity",
+                     "start_spread"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be in [0, 1], got {v}")
         if self.t0 <= 0:
-            raise ConfigError(f"the initial temperature must be > 0, got {self.t0}")
-        if self.eval_set not in ("validation", "test"):
-            raise ConfigError(f"eval_set must be 'validation' or 'test', got {self.eval_set!r}")
+            raise ConfigError(f"the initial temperature (--t0) must be > 0, got {self.t0}")
+        for name, choices in (("objective", ("floor", "study")), ("importance", ("reconstruction", "magnitude", "saliency", "none")),
+                              ("moves", ("informed", "study")), ("start", ("informed", "study")),
+                              ("layer_budget", ("weights", "equal")), ("eval_set", ("validation", "test"))):
+            if getattr(self, name) not in choices:
+                raise ConfigError(f"--{name.replace('_', '-')} must be one of {', '.join(choices)}, "
+                                  f"got {getattr(self, name)!r}")
         if algorithm == "ga":
             if self.population <= self.elite:
                 raise ConfigError(f"population ({self.population}) must be larger than the elite ({self.elite})")
             if not 1 <= self.tournament <= self.population:
-                raise ConfigError(f"tournament size ({self.tournament}) must be between 1 and the population ({self.population})")
+                raise ConfigError(f"tournament size ({self.tournament}) must be between 1 and the population "
+                                  f"({self.population})")
             needed = self.population * n_layers + 1  # one population per layer, plus the baseline
         else:
-            needed = n_layers + 1  # one proposal per layer, plus the baseline
+            needed = n_layers + 1  # one evaluation per layer, plus the baseline
         if self.budget < needed:
             raise ConfigError(
                 f"--budget {self.budget} is too small for {algorithm} on {n_layers} layers (at least {needed})"
@@ -53,10 +75,12 @@ class SearchConfig:
         return self
 
 
-# The study's settings and protocol: its GA/SA parameters, 1,000 evaluations, loss on the test set.
+# The study's settings and protocol: its SA/GA parameters and moves, 1,000 evaluations split
+# equally over the layers, its cost, and the loss measured on the test set.
 PRESETS: dict[str, dict] = {
-    "study": dict(budget=1000, rate0=0.15, t0=1.0, population=12, elite=2, tournament=5,
-                  crossover=0.9, loss_to_warmup=1.0, relative_threshold=False, eval_set="test"),
+    "study": dict(budget=1000, objective="study", loss_to_warmup=1.0, relative_threshold=False,
+                  importance="none", moves="study", start="study", rate0=0.15, t0=1.0, population=12, elite=2,
+                  tournament=5, crossover=0.9, layer_budget="equal", eval_set="test"),
 }
 
 
@@ -68,4 +92,7 @@ def make_config(preset: str | None = None, **overrides) -> SearchConfig:
             raise ConfigError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
         base = replace(base, **PRESETS[preset])
     known = {f.name for f in fields(SearchConfig)}
-    return replace(base, **{k: v for k, v in overrides.items() if v is not None and k in known})
+    unknown = sorted(k for k, v in overrides.items() if v is not None and k not in known)
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {', '.join(unknown)}")
+    return replace(base, **{k: v for k, v in overrides.items() if v is not None})

@@ -51,3 +51,59 @@ def init_from_mask(base: np.ndarray, zero_share: float, rng: np.random.Generator
 def init_population(base: np.ndarray, n: int, zero_share: float, rng: np.random.Generator) -> list:
     """`n` individuals drawn with `init_from_mask`."""
     return [init_from_mask(base, zero_share, rng) for _ in range(n)]
+
+
+def importance_ranks(scores: np.ndarray) -> np.ndarray:
+    """Each weight's rank among its layer's scores, scaled to [0, 1]: 0 = least important."""
+    flat = np.asarray(scores).reshape(-1)
+    ranks = np.empty(flat.size)
+    ranks[np.argsort(flat, kind="stable")] = np.arange(flat.size) / max(1, flat.size - 1)
+    return ranks
+
+
+def _weighted_sample(candidates: np.ndarray, weights: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    # Weighted sampling without replacement in O(n): the k largest of log(w) + Gumbel noise
+    # (Efraimidis–Spirakis), instead of k sequential weighted draws.
+    if k >= candidates.size:
+        return candidates
+    keys = np.log(weights + 1e-300) + rng.gumbel(size=candidates.size)
+    return candidates[np.argpartition(-keys, k - 1)[:k]]
+
+
+class LayerInfo:
+    """What evoprune's informed operators know about the layer being searched (set per layer)."""
+
+    def __init__(self):
+        self.ranks: np.ndarray | None = None
+
+
+def mut_informed(individual, indpb: float, rng: np.random.Generator, layer: LayerInfo, restore: float = 0.5,
+                 focus: float = 4.0):
+    """Prune and restore, guided by importance: a move that can undo earlier pruning.
+
+    About `indpb` of the kept bits are turned off, drawn with weight `(1 − rank)^focus` (the
+    least important most often); then `restore` times as many pruned bits are turned back
+    on, drawn with weight `rank^focus` (the most important first). Without ranks (no
+    importance given) every bit weighs the same.
+    """
+    b = bits(individual)
+    ranks = layer.ranks if layer.ranks is not None else np.full(b.size, 0.5)
+    kept, pruned = np.flatnonzero(b), np.flatnonzero(b == 0)
+    n_off = max(1, int(rng.binomial(kept.size, indpb))) if kept.size else 0
+    n_on = min(pruned.size, int(rng.binomial(n_off, restore))) if restore > 0 else 0
+    off = _weighted_sample(kept, (1.0 - ranks[kept]) ** focus, n_off, rng)
+    on = _weighted_sample(pruned, ranks[pruned] ** focus, n_on, rng) if n_on else pruned[:0]
+    _set_zero(individual, off)
+    for i in on.tolist():
+        individual[i] = 1
+    return (individual,)
+
+
+def init_informed(base: np.ndarray, sparsity: float, spread: float, rng: np.random.Generator,
+                  layer: LayerInfo) -> "MaskIndividual":
+    """A mask pruning the least important weights of the layer at about `sparsity` (± `spread`, relative)."""
+    ranks = layer.ranks if layer.ranks is not None else rng.random(np.asarray(base).size)
+    s = float(np.clip(sparsity * (1.0 + spread * (2.0 * rng.random() - 1.0)), 0.0, 1.0))
+    b = (ranks >= s).astype(np.uint8)  # ranks are evenly spread over [0, 1]: the lowest `s` go
+    b &= np.asarray(base, dtype=np.uint8).reshape(-1)
+    return MaskIndividual(b.tolist())

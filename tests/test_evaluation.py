@@ -80,6 +80,8 @@ def _compile_logits(model):
 
 
 BUILDERS = {"lenet5": _lenet, "chain_logits": _chain_logits, "branching": _branching}
+# LeNet-5's evaluator runs 400 images as 3 chunks of 134 (the last padded): chunking is exercised.
+CHUNK_SIZES = {"lenet5": 150}
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +97,8 @@ def setups(data):
         else:
             models.compile_model(ref)
         specs = models.prunable_layers(model)
-        out[name] = (model, MaskEvaluator(model, x, y), ref, models.kernels(model, specs))
+        ev = MaskEvaluator(model, x, y, chunk_size=CHUNK_SIZES.get(name))
+        out[name] = (model, ev, ref, models.kernels(model, specs))
     return out
 
 
@@ -125,6 +128,7 @@ def test_chain_detection(setups):
     assert setups["lenet5"][1].is_chain
     assert setups["chain_logits"][1].is_chain
     assert not setups["branching"][1].is_chain
+    assert setups["lenet5"][1].images_per_chunk("conv1") == 134
 
 
 @pytest.mark.parametrize("name", list(BUILDERS))
@@ -165,6 +169,49 @@ def test_unpruned_matches_plain_evaluate(setups, data):
     [result] = ev.evaluate(Context.make(full, "fc1"), [_packed(full["fc1"])])
     ref = models.clone(model)
     loss, acc = models.evaluate(ref, x, y)
+    _assert_matches_keras(result, loss, round(acc * len(y)), len(y))
+
+
+def test_saturated_softmax_loss_is_keras_loss(setups, data):
+    """Keras takes the logits behind a softmax output, so a confident wrong answer costs more than
+    -log(1e-7): the evaluator must do the same, not clip probabilities."""
+    _, _, x, y = data
+    model = models.clone(setups["lenet5"][0])
+    model.get_layer("fc3").kernel.assign(model.get_layer("fc3").kernel * 60.0)
+    ev = MaskEvaluator(model, x, y)
+    full = M.full_masks(ev.specs)
+    [result] = ev.evaluate(Context.make(full, "fc3"), [_packed(full["fc3"])])
+    loss, acc = models.evaluate(models.clone(model), x, y)
+    _assert_matches_keras(result, loss, round(acc * len(y)), len(y))
+    assert result.loss > 1.0  # saturated: far from the unscaled model's loss
+
+
+def test_subclassed_model_runs_a_full_forward(data):
+    _, _, x, y = data
+    keras = _keras()
+
+    class Small(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.flat = keras.layers.Flatten()
+            self.hidden = keras.layers.Dense(8, activation="relu")
+            self.out = keras.layers.Dense(10)
+
+        def call(self, inputs):
+            return self.out(self.hidden(self.flat(inputs)))
+
+    keras.utils.set_random_seed(3)
+    model = Small()
+    model(x[:1])
+    _compile_logits(model)
+    ev = MaskEvaluator(model, x, y)
+    assert not ev.is_chain
+    specs = ev.specs
+    genome = _random_masks(specs, 0.4, np.random.default_rng(9))
+    packed = np.packbits(np.concatenate([genome[s.name].reshape(-1) for s in specs]))
+    [result] = ev.evaluate(Context.make(genome, None), [packed])
+    models.apply_masks(model, genome)  # the evaluator copied the kernels when it was built
+    loss, acc = model.evaluate(x, y, verbose=0)
     _assert_matches_keras(result, loss, round(acc * len(y)), len(y))
 
 
@@ -223,25 +270,39 @@ def test_scores_do_not_depend_on_grouping(setups, layer):
 
 def test_prefix_computed_once_per_context(data):
     _, _, x, y = data
-    model = models.build_lenet5()
-    ev = MaskEvaluator(model, x[:64], y[:64], cache_keys=2)
+    ev = MaskEvaluator(models.build_lenet5(), x[:64], y[:64], cache_keys=2)
     rng = np.random.default_rng(7)
     masks = _random_masks(ev.specs, 0.3, rng)
     cand = lambda name: [_packed(rng.random(masks[name].shape) >= 0.5) for _ in range(3)]  # noqa: E731
     ev.evaluate(Context.make(masks, "conv1"), cand("conv1"))
     assert ev.prefix_computations == 0  # the first layer starts from the images themselves
-    fc1 = Context.make(masks, "fc1")
-    ev.evaluate(fc1, cand("fc1"))
+    ev.evaluate(Context.make(masks, "fc1"), cand("fc1"))
     assert ev.prefix_computations == 1
-    ev.evaluate(Context.make(masks, "fc1"), cand("fc1"))  # an equal context from another request
+    ev.evaluate(Context.make(masks, "fc1"), cand("fc1"))  # an equal context, as another request brings it
     assert ev.prefix_computations == 1
     changed = {**masks, "conv2": ~masks["conv2"]}
     ev.evaluate(Context.make(changed, "fc1"), cand("fc1"))
     assert ev.prefix_computations == 2
-    ev.evaluate(Context.make(masks, "fc2"), cand("fc2"))  # a third context evicts the oldest (fc1 of masks)
-    assert ev.prefix_computations == 3
-    ev.evaluate(fc1, cand("fc1"))
+    for layer in ("fc2", "fc3"):  # evicts the first fc1 context from the bounded cache
+        ev.evaluate(Context.make(masks, layer), cand(layer))
     assert ev.prefix_computations == 4
+    ev.evaluate(Context.make(masks, "fc1"), cand("fc1"))
+    assert ev.prefix_computations == 5
+
+
+def test_resumed_prefix_gives_the_same_bits(data):
+    """fc3 reached by resuming from cached activations scores exactly as fc3 computed from the images."""
+    _, _, x, y = data
+    model = models.build_lenet5()
+    rng = np.random.default_rng(10)
+    masks = _random_masks(models.prunable_layers(model), 0.3, rng)
+    cands = [_packed(rng.random(masks["fc3"].shape) >= 0.5) for _ in range(4)]
+    resumed = MaskEvaluator(model, x, y, chunk_size=96)
+    for layer in ("conv2", "fc1", "fc2"):
+        resumed.evaluate(Context.make(masks, layer), [_packed(masks[layer])])
+    direct = MaskEvaluator(model, x, y, chunk_size=96)
+    context = Context.make(masks, "fc3")
+    assert resumed.evaluate(context, cands) == direct.evaluate(context, cands)
 
 
 _THREADS_SCRIPT = """
@@ -253,7 +314,8 @@ tf.config.threading.set_intra_op_parallelism_threads(int(sys.argv[1]))
 from evoprune import models
 from evoprune.evaluation import Context, MaskEvaluator
 d = np.load(sys.argv[3])
-ev = MaskEvaluator(models.load_model(sys.argv[2]), d["x"], d["y"])
+ev = MaskEvaluator(models.load_model(sys.argv[2]), d["x"], d["y"], chunk_size=150)
+assert tf.config.threading.get_intra_op_parallelism_threads() == int(sys.argv[1])
 rng = np.random.default_rng(8)
 masks = {s.name: rng.random(s.shape) >= 0.3 for s in ev.specs}
 out = {}

@@ -4,7 +4,9 @@ import pytest
 from deap import tools
 
 from evoprune.genome import MaskIndividual, bits, individual_from_mask
-from evoprune.operators import adaptive_rate, init_from_mask, mut_flip, mut_prune
+from evoprune.config import make_config
+from evoprune.operators import (LayerInfo, adaptive_rate, importance_ranks, init_from_mask, init_informed, mut_flip,
+                                mut_informed, mut_prune)
 from evoprune.toolbox import build_toolbox
 
 
@@ -60,9 +62,49 @@ def test_init_from_mask_keeps_pruned_and_prunes_a_share():
 
 def test_toolbox_uses_the_study_operators_and_swaps_the_deap_way():
     rng = np.random.default_rng(0)
-    tb = build_toolbox("ga", rng)
+    study = make_config("study")
+    tb = build_toolbox("ga", study, rng)
     assert tb.mate.func is tools.cxOnePoint and tb.select.keywords == {"tournsize": 5}
     assert tb.mutate.func is mut_flip
     tb.register("mate", tools.cxTwoPoint)
     assert tb.mate.func is tools.cxTwoPoint
-    assert build_toolbox("sa", rng).mutate.func is mut_prune
+    assert build_toolbox("sa", study, rng).mutate.func is mut_prune
+    assert build_toolbox("sa", make_config(), rng).mutate.func is mut_informed
+
+
+def informed_layer(n=20000, seed=4):
+    scores = np.random.default_rng(seed).random(n)
+    info = LayerInfo()
+    info.ranks = importance_ranks(scores)
+    return scores, info
+
+
+def test_importance_ranks_order_scores():
+    r = importance_ranks(np.array([0.3, 0.1, 0.9, 0.2]))
+    np.testing.assert_allclose(r, [2 / 3, 0, 1, 1 / 3])
+
+
+def test_informed_moves_prune_unimportant_weights_and_restore_important_ones():
+    scores, info = informed_layer()
+    rng = np.random.default_rng(5)
+    start = np.ones(scores.size, np.uint8)
+    start[rng.permutation(scores.size)[:8000]] = 0          # pruned at random, whatever their importance
+    ind = individual_from_mask(start)
+    (ind,) = mut_informed(ind, 0.1, rng, info, restore=0.5, focus=4.0)
+    b = bits(ind)
+    off = np.flatnonzero((start == 1) & (b == 0))
+    on = np.flatnonzero((start == 0) & (b == 1))
+    kept_before = np.flatnonzero(start == 1)
+    assert abs(off.size - 0.1 * kept_before.size) < 5 * np.sqrt(kept_before.size * 0.09)
+    assert 0.3 * off.size < on.size < 0.7 * off.size       # restores: about half as many as it prunes
+    # informed: the pruned are far less important than the kept on average, the restored far more
+    assert info.ranks[off].mean() < info.ranks[kept_before].mean() - 0.2
+    assert info.ranks[on].mean() > info.ranks[start == 0].mean() + 0.2
+
+
+def test_informed_start_prunes_the_least_important_at_the_sparsity():
+    scores, info = informed_layer(10000)
+    ind = init_informed(np.ones(10000, bool), 0.6, 0.0, np.random.default_rng(0), info)
+    b = bits(ind).astype(bool)
+    assert abs((~b).mean() - 0.6) < 1e-3
+    assert scores[~b].max() <= scores[b].min()             # exactly the lowest scores went

@@ -4,12 +4,21 @@ from __future__ import annotations
 from ..errors import ConfigError
 from .base import HISTORY_FIELDS, Callback, LayerwiseSearch, SearchState
 from .ga import GeneticAlgorithm
+from .oneshot import Magnitude, MagnitudeLayer, Random, Reconstruction, Saliency
 from .sa import SimulatedAnnealing
 
 ALGORITHMS: dict[str, type[LayerwiseSearch]] = {
-    SimulatedAnnealing.name: SimulatedAnnealing,
-    GeneticAlgorithm.name: GeneticAlgorithm,
+    cls.name: cls for cls in (SimulatedAnnealing, GeneticAlgorithm, Magnitude, MagnitudeLayer, Saliency,
+                             Reconstruction, Random)
 }
+
+
+def importance_for(name: str, config) -> str | None:
+    """Which importance scores `name` needs with `config`: "magnitude", "saliency" or None."""
+    needs = getattr(ALGORITHMS[name], "needs", None)
+    if needs is not None:
+        return None if needs == "random" else needs
+    return None if config.importance == "none" else config.importance
 
 
 def algorithm_class(name: str) -> type[LayerwiseSearch]:
@@ -20,5 +29,5 @@ def algorithm_class(name: str) -> type[LayerwiseSearch]:
         raise ConfigError(f"unknown algorithm {name!r} (choose from {', '.join(ALGORITHMS)})") from None
 
 
-__all__ = ["ALGORITHMS", "HISTORY_FIELDS", "Callback", "GeneticAlgorithm", "LayerwiseSearch",
+__all__ = ["ALGORITHMS", "importance_for", "HISTORY_FIELDS", "Callback", "GeneticAlgorithm", "LayerwiseSearch",
            "SearchState", "SimulatedAnnealing", "algorithm_class"]

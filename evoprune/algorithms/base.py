@@ -14,7 +14,8 @@ import numpy as np
 from ..config import SearchConfig
 from ..genome import individual_from_mask, mask_from_individual, packed
 from ..masks import LayerSpec, full_masks, layer_sparsity
-from ..objectives import StudyCost
+from ..importance import global_threshold_masks
+from ..objectives import AccuracyFloor, StudyCost, weight_share_allowance
 from ..toolbox import bind_layer, build_toolbox
 
 HISTORY_FIELDS = (
@@ -42,6 +43,7 @@ class SearchState:
     current: object = None            # EvalResult of the current masks (finished layers applied)
     cache: dict = field(default_factory=dict)   # full-mask digest -> EvalResult
     algo: dict = field(default_factory=dict)    # the algorithm's own per-layer state
+    extra: dict = field(default_factory=dict)   # the algorithm's own state for the whole run
     layers: list = field(default_factory=list)  # one dict per finished layer
     history_rows: int = 0
 
@@ -68,16 +70,18 @@ class LayerwiseSearch(ABC):
 
     def __init__(self, specs: Sequence[LayerSpec], config: SearchConfig, task_factory: Callable,
                  map_fn: Callable = map, layer_count: int | None = None,
-                 callbacks: Sequence[Callback] = (), state: SearchState | None = None):
+                 callbacks: Sequence[Callback] = (), state: SearchState | None = None,
+                 scores: dict[str, np.ndarray] | None = None):
         self.specs = list(specs)
         self.config = config
         self.task_factory = task_factory  # Context -> the callable registered as toolbox.evaluate
         # The study's warm-up divides by the number of model layers, not of prunable ones.
         self.layer_count = layer_count or (max(s.index for s in self.specs) + 1)
         self.callbacks = list(callbacks)
+        self.scores = scores  # importance of every weight (None: uninformed)
         self.state = state or SearchState(full_masks(self.specs), np.random.default_rng(config.seed))
-        self.toolbox = build_toolbox(self.name, self.state.rng, map_fn, tournament=config.tournament)
-        self.objective: StudyCost | None = None
+        self.toolbox = build_toolbox(self.name, config, self.state.rng, map_fn)
+        self.objective: StudyCost | AccuracyFloor | None = None
         self._started_at = None
         if self.state.baseline is not None:
             self._make_objective()
@@ -135,14 +139,23 @@ class LayerwiseSearch(ABC):
         self._make_objective()
 
     def _make_objective(self) -> None:
-        c = self.config
-        self.objective = StudyCost(self.state.baseline.loss, self.layer_count, c.loss_to_warmup,
-                                   c.relative_threshold)
+        c, base = self.config, self.state.baseline
+        if c.objective == "study":
+            self.objective = StudyCost(base.loss, self.layer_count, c.loss_to_warmup, c.relative_threshold)
+        else:
+            allowance = weight_share_allowance({s.index: s.size for s in self.specs})
+            self.objective = AccuracyFloor(base.accuracy, c.delta, allowance, c.loss_weight)
+
+    def start_sparsity(self) -> float:
+        """The informed start's sparsity for this layer: its share of the global importance mask."""
+        if self.scores is None:
+            return 0.0
+        start = global_threshold_masks(self.scores, self.config.start_sparsity)[self.spec.name]
+        return layer_sparsity(start)
 
     def _start_layer(self) -> None:
         st = self.state
-        remaining_layers = len(self.specs) - st.layer_pos
-        st.layer_budget = (self.config.budget - st.evaluations) // remaining_layers
+        st.layer_budget = self._layer_share()
         st.layer_evals, st.step, st.stall, st.algo = 0, 0, 0, {}
         st.layer_started = True
         self._bind_layer()
@@ -150,13 +163,25 @@ class LayerwiseSearch(ABC):
             cb.on_layer_start(self)
         self.begin_layer()
 
+    def informed_start(self) -> bool:
+        return self.config.start == "informed" and self.scores is not None
+
+    def _layer_share(self) -> int:
+        """This layer's part of the remaining budget: equal shares (the study's), or ∝ size ** power."""
+        st, c = self.state, self.config
+        rest = self.specs[st.layer_pos:]
+        power = c.budget_power if c.layer_budget == "weights" else 0.0
+        weights = [s.size ** power for s in rest]
+        return int((c.budget - st.evaluations) * weights[0] / sum(weights))
+
     def _bind_layer(self) -> None:
         from ..evaluation.context import Context
 
         st, spec = self.state, self.spec
         context = Context.make(st.masks, spec.name)
-        bind_layer(self.toolbox, self.task_factory(context), st.masks[spec.name], self.config.init_zero_share,
-                   st.rng)
+        scores = self.scores[spec.name] if self.scores is not None else None
+        bind_layer(self.toolbox, self.config, self.task_factory(context), st.masks[spec.name], scores,
+                   self.start_sparsity(), st.rng)
         # What every candidate of this layer shares, precomputed once: the packed bytes of
         # the other layers (for the cache key) and their kept counts (for the sparsities).
         names = [s.name for s in self.specs]
@@ -236,8 +261,8 @@ class LayerwiseSearch(ABC):
             out.append(res)
             if res is None:
                 continue
-            layer_mean, _ = self.sparsities(ind)
-            score = self.objective.score(res.loss, layer_mean, self.spec.index) if self.objective else None
+            score = (self.objective.score(res.loss, res.accuracy, *self.sparsities(ind), self.spec.index)
+                     if self.objective else None)
             ind.result, ind.score = res, score
             if score is not None:
                 ind.fitness.values = score.fitness

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from deap import tools
 
+from ..genome import individual_from_mask
 from ..operators import adaptive_rate
 from .base import LayerwiseSearch
 
 
 class GeneticAlgorithm(LayerwiseSearch):
-    """The study's GA, run layer by layer, with every operator taken from the toolbox."""
+    """A GA run layer by layer (the study's with `--preset study`), every operator taken from the toolbox."""
 
     name = "ga"
 
@@ -18,7 +19,8 @@ class GeneticAlgorithm(LayerwiseSearch):
         self._draw_population()
         # The study re-draws with fewer zeros while nothing is feasible; bounded, because when
         # the threshold sits below the unpruned model's own loss no re-draw can ever succeed.
-        while (not self._any_feasible() and st.algo["redraws"] < c.max_redraws
+        # (An informed population holds the current mask, feasible when anything is.)
+        while (not self.informed_start() and not self._any_feasible() and st.algo["redraws"] < c.max_redraws
                and st.layer_budget - st.layer_evals >= c.population):
             st.algo["zero_share"] /= 2
             st.algo["redraws"] += 1
@@ -26,8 +28,13 @@ class GeneticAlgorithm(LayerwiseSearch):
             self._draw_population()
 
     def _draw_population(self) -> None:
-        st = self.state
-        pop = self.toolbox.population(n=self.config.population, zero_share=st.algo["zero_share"])
+        st, tb = self.state, self.toolbox
+        if self.informed_start():
+            # Importance masks around the start sparsity, and the layer's current mask, which
+            # is feasible whenever the layers before it ended feasible.
+            pop = [individual_from_mask(st.masks[self.spec.name])] + tb.population(n=self.config.population - 1)
+        else:
+            pop = tb.population(n=self.config.population, zero_share=st.algo["zero_share"])
         self.evaluate(pop)
         pop = [ind for ind in pop if ind.fitness.valid]
         st.algo["population"] = pop

@@ -23,13 +23,23 @@ def metropolis(delta: float, temp: float, rng: np.random.Generator) -> bool:
 
 
 class SimulatedAnnealing(LayerwiseSearch):
-    """The study's SA, run layer by layer; the neighbour move is `toolbox.mutate`."""
+    """SA run layer by layer (the study's with `--preset study`); the neighbour move is `toolbox.mutate`."""
 
     name = "sa"
 
     def begin_layer(self) -> None:
-        start = individual_from_mask(self.state.masks[self.spec.name])
-        self.evaluate([start])  # a cache hit unless the layer's start was never scored
+        current = individual_from_mask(self.state.masks[self.spec.name])
+        self.evaluate([current])  # a cache hit: the previous layer's result
+        start = current
+        if self.informed_start():
+            # The importance mask at the start sparsity, stepped down (at most three times)
+            # while it breaks the constraint; the current mask if none holds.
+            for scale in (1.0, 0.5, 0.25):
+                informed = self.toolbox.individual(sparsity=scale * self.start_sparsity(), spread=0.0)
+                self.evaluate([informed])
+                if informed.fitness.valid and informed.score.feasible:
+                    start = informed if self.better(informed, current) else current
+                    break
         self.state.algo = {"current": start, "best": start if start.score.feasible else None}
 
     def can_step(self) -> bool:

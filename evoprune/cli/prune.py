@@ -22,6 +22,19 @@ def add_search_args(p) -> None:
     p.add_argument("--elite", type=int, help="GA elite size (default 2)")
     p.add_argument("--tournament", type=int, help="GA tournament size (default 5)")
     p.add_argument("--crossover", type=float, help="GA crossover probability (default 0.9)")
+    p.add_argument("--objective", choices=("floor", "study"),
+                   help="floor: most global sparsity with accuracy ≥ baseline − delta (default); study: the study's cost")
+    p.add_argument("--delta", type=float, help="floor objective: allowed accuracy drop, e.g. 0.005 = half a point")
+    p.add_argument("--loss-weight", type=float,
+                   help="floor objective: how much global sparsity one unit of validation loss is worth")
+    p.add_argument("--importance", choices=("reconstruction", "magnitude", "saliency", "none"),
+                   help="scores guiding starts and moves (default reconstruction)")
+    p.add_argument("--moves", choices=("informed", "study"), help="informed: prune and restore by importance")
+    p.add_argument("--start", choices=("informed", "study"), help="informed: start from the importance mask")
+    p.add_argument("--start-sparsity", type=float, help="global sparsity of the informed start (default 0.6)")
+    p.add_argument("--layer-budget", choices=("weights", "equal"),
+                   help="budget shares per layer: ∝ sqrt(kernel size) (default) or equal (the study)")
+    p.add_argument("--sparsity", type=float, help="one-shot baselines: target global sparsity")
     p.add_argument("--loss-to-warmup", type=float, help="warm-up loss allowance (default 1.0)")
     p.add_argument("--relative-threshold", action="store_true", default=None,
                    help="loss thresholds relative to the baseline loss instead of absolute")
@@ -46,7 +59,9 @@ def search_config(args, seed: int | None):
 
     return make_config(args.preset, budget=args.budget, seed=seed, rate0=args.rate0, t0=args.t0,
                        population=args.population, elite=args.elite, tournament=args.tournament,
-                       crossover=args.crossover, loss_to_warmup=args.loss_to_warmup,
+                       crossover=args.crossover, loss_to_warmup=args.loss_to_warmup, objective=args.objective,
+                       delta=args.delta, loss_weight=args.loss_weight, importance=args.importance, moves=args.moves, start=args.start,
+                       start_sparsity=args.start_sparsity, layer_budget=args.layer_budget, sparsity=args.sparsity,
                        relative_threshold=args.relative_threshold, eval_set=args.eval_set)
 
 
@@ -94,7 +109,7 @@ def run(args) -> int:
                          "sizes": data.sizes(), "search_set": config.eval_set}}
     result = prune(model, x_search, y_search, data.x_test, data.y_test, args.algorithm, config, out=out,
                    force=args.force, executor=args.executor, workers=args.workers, executor_options=options,
-                   progress=not args.no_progress, run_info=run_info)
+                   progress=not args.no_progress, run_info=run_info, x_train=data.x_train, y_train=data.y_train)
     s = result.summary
     print(f"{args.algorithm}: test accuracy {s['baseline_accuracy']:.4f} -> {s['final_accuracy']:.4f}, "
           f"sparsity {s['sparsity_layer_mean']:.4f} (layer mean), {s['sparsity_global']:.4f} (global), "

@@ -3,27 +3,28 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import partial
 from typing import Sequence
 
 import numpy as np
 
 from .. import models
 from .._tf import import_keras, import_tensorflow
+from ..masks import digest
 from .context import Context, EvalResult, unpack_mask, verified_fixed_masks
 from .graph import chain_layers, compile_prefix, compile_scorer, example_floats, kernel_variables, run_layers
 
-# Largest activation of one chunk, in bytes: big enough that per-op overheads vanish, small
-# enough that a chunk's activations stay in cache and memory stays bounded.
-CHUNK_BYTES = 32 << 20
+# Bytes of the largest activation of one chunk. Measured on LeNet-5 with 10,000 images (2 cores):
+# 8 MiB (435 images at conv1) beats 2-4 MiB (per-op overheads) and 16-64 MiB (cache misses).
+CHUNK_BYTES = 8 << 20
 
 
 @dataclass
 class _Scorer:
-    fn: object  # compiled graph.compile_scorer function
-    chunk: int
-    start: int  # chain position of the first layer run (0 for a full forward)
-    varying: tuple[str, ...]  # layers whose kernels come from the candidates
-    fixed: tuple[str, ...]  # layers whose masked kernels come from the context
+    fn: object  # graph.compile_scorer's compiled function
+    chunk: int  # images per chunk
+    start: int  # position in the chain of the first layer run (0: the whole model)
+    fixed: tuple[str, ...]  # prunable layers it runs whose masked kernels come from the context
 
 
 @dataclass
@@ -36,32 +37,35 @@ class MaskEvaluator:
     """Holds a model's weights and evaluation images; scores masks without model.evaluate.
 
     For a linear chain of layers (Sequential, or functional where each layer feeds the next)
-    the layers before the searched one are fixed, so their output is computed once per context
-    and every evaluation starts there. Other graphs, and whole-model genomes, run a masked full
-    forward. Both are compiled once per searched layer; every candidate runs the same ops on
-    chunks of the same shape, so its score is bit-for-bit the same however candidates are grouped.
+    the layers before the searched one are fixed: their output is computed once per context
+    (resuming from the cached output entering an earlier prunable layer when its masks match)
+    and every evaluation starts there. Other graphs, and whole-model genomes on any model, run
+    a masked full forward. Both are compiled once per searched layer. Every candidate runs the
+    same Keras ops on chunks of one shape, so its score is bit-for-bit the same however
+    candidates are grouped, and the same as Keras' own forward pass gives.
     """
 
     def __init__(self, model, x: np.ndarray, y: np.ndarray, chunk_size: int | None = None, cache_keys: int = 4):
-        """`chunk_size` caps the images per compiled chunk (default: sized per layer from CHUNK_BYTES);
-        `cache_keys` is how many contexts keep their prefix and masked kernels."""
+        """`chunk_size` caps the images per compiled chunk (default: per layer, from CHUNK_BYTES);
+        `cache_keys` is how many contexts keep their prefix activations and masked kernels."""
         self.model = model
         self.specs = models.prunable_layers(model)
         self._x = np.asarray(x, dtype=np.float32)
         self._y = np.asarray(y).reshape(-1).astype(np.int32)
         if len(self._x) != len(self._y) or not len(self._y):
-            raise ValueError(f"need as many labels as images, and at least one: got {len(self._x)} images, {len(self._y)} labels")
+            raise ValueError(f"need one label per image and at least one image: got {len(self._x)} images, {len(self._y)} labels")
         self.n = len(self._y)
         self.chunk_size = chunk_size
         self.cache_keys = cache_keys
-        self.prefix_computations = 0  # how often the activations entering a searched layer were computed
+        self.prefix_computations = 0  # times the activations entering a searched layer had to be computed
         self._vars = kernel_variables(model, self.specs)
         self._kernels = {name: np.asarray(v.numpy(), np.float32) for name, v in self._vars.items()}
         self._chain = chain_layers(model)
-        self._scorers: dict[tuple, _Scorer] = {}
-        self._prefixes: dict[int, tuple] = {}
+        self._scorers: dict[str | None, _Scorer] = {}
+        self._segments: dict[tuple, tuple] = {}
         self._chunked: dict[int, tuple] = {}
-        self._cache: OrderedDict[tuple, _Entry] = OrderedDict()
+        self._cache: OrderedDict[tuple, _Entry] = OrderedDict()  # (layer, key) -> verified context's entry
+        self._acts: OrderedDict[tuple, np.ndarray] = OrderedDict()  # (position, digest of masks before it)
 
     @property
     def is_chain(self) -> bool:
@@ -69,61 +73,90 @@ class MaskEvaluator:
         return self._chain is not None
 
     def evaluate(self, context: Context, candidates: Sequence[np.ndarray]) -> list[EvalResult]:
-        """Score packed candidate masks of `context.layer` (or whole-model genomes if it is None)."""
+        """Score packed masks of `context.layer`, or packed whole-model genomes (all prunable layers'
+        flattened masks concatenated in `specs` order) when it is None.
+
+        Raises StaleContextError if the context's key is not the digest of its fixed masks, and
+        ValueError if the context or a candidate does not fit the model.
+        """
         fixed_masks = verified_fixed_masks(context, self.specs)
         if not len(candidates):
             return []
+        stacks = self._candidate_kernels(context.layer, candidates)
         scorer = self._scorer(context.layer)
         entry = self._entry(context, fixed_masks, scorer)
-        stacks = self._candidate_kernels(context.layer, candidates)
         _, labels = self._chunks(scorer.chunk)
         loss, matches = scorer.fn(entry.inputs, labels, stacks, entry.fixed)
         loss, matches = loss.numpy()[:, : self.n], matches.numpy()[:, : self.n]
         results = []
         for row_loss, row_matches in zip(loss, matches):
             correct = int(np.count_nonzero(row_matches))
-            # One 1-D float64 reduction over N per-example losses: a fixed order, whatever the batch.
+            # One 1-D float64 reduction of the N per-example losses: the same order whatever the batch.
             results.append(EvalResult(float(np.sum(row_loss.astype(np.float64))) / self.n, correct / self.n, correct))
         return results
+
+    def images_per_chunk(self, layer: str | None) -> int:
+        """Images per compiled chunk when evaluating `layer` (None: whole-model genomes)."""
+        return self._scorer(layer).chunk
 
     # -- compiled functions ---------------------------------------------------------------
 
     def _scorer(self, layer: str | None) -> _Scorer:
-        names = tuple(s.name for s in self.specs)
-        varying = names if layer is None else (layer,)
-        if self._chain is not None:
-            start = 0 if layer is None else self.specs[names.index(layer)].index
-            run = self._chain[start:]
-            fixed = tuple(s.name for s in self.specs if s.index > start and s.name not in varying)
-        else:
-            start, run = 0, None
-            fixed = tuple(n for n in names if n not in varying)
-        key = (start, varying)
-        if key not in self._scorers:
-            if run is not None:
-                layers = run
-                chunk = self._chunk_for(run)
-                forward = lambda h: run_layers(layers, h)  # noqa: E731
-                input_shape = self._input_shape(start)
+        if layer not in self._scorers:
+            names = [s.name for s in self.specs]
+            varying = names if layer is None else [layer]
+            if self._chain is not None:
+                start = 0 if layer is None else self.specs[names.index(layer)].index
+                layers = self._chain[start:]
+                fixed = tuple(s.name for s in self.specs if s.index > start and s.name not in varying)
+                forward, input_shape = partial(run_layers, layers), self._input_shape(start)
             else:
-                chunk = self._chunk_for(self.model.layers)
-                forward = lambda h: self.model(h, training=False)  # noqa: E731
-                input_shape = self._x.shape[1:]
+                start, layers = 0, self.model.layers
+                fixed = tuple(n for n in names if n not in varying)
+                forward, input_shape = partial(self.model, training=False), self._x.shape[1:]
+            chunk = self._chunk_for(layers)
             fn = compile_scorer(
                 forward, [self._vars[n] for n in varying], [self._vars[n] for n in fixed], input_shape, chunk
             )
-            self._scorers[key] = _Scorer(fn, chunk, start, varying, fixed)
-        return self._scorers[key]
+            self._scorers[layer] = _Scorer(fn, chunk, start, fixed)
+        return self._scorers[layer]
 
-    def _prefix(self, start: int) -> tuple:
-        """The compiled run of the chain's layers before `start`, with its chunk and fixed layers."""
-        if start not in self._prefixes:
-            layers = self._chain[:start]
+    def _segment(self, begin: int, end: int) -> tuple:
+        """(compiled run of chain positions [begin, end), its chunk, the prunable layers in it)."""
+        if (begin, end) not in self._segments:
+            layers = self._chain[begin:end]
             chunk = self._chunk_for(layers)
-            fixed = tuple(s.name for s in self.specs if s.index < start)
-            fn = compile_prefix(layers, [self._vars[n] for n in fixed], self._x.shape[1:], chunk)
-            self._prefixes[start] = (fn, chunk, fixed)
-        return self._prefixes[start]
+            fixed = tuple(s.name for s in self.specs if begin <= s.index < end)
+            fn = compile_prefix(layers, [self._vars[n] for n in fixed], self._input_shape(begin), chunk)
+            self._segments[begin, end] = (fn, chunk, fixed)
+        return self._segments[begin, end]
+
+    def _activations(self, start: int, fixed_masks: dict) -> np.ndarray:
+        """The activations (N, ...) entering chain position `start` under the context's fixed masks.
+
+        They are always computed the same way, one segment at a time between the positions of
+        consecutive prunable layers, each segment with its own fixed chunk; so resuming from
+        a cached earlier segment end gives the same bits as starting from the images.
+        """
+        tf = import_tensorflow()
+        bounds = [0] + sorted({s.index for s in self.specs if s.index <= start and self._has_prefix(s.index)})
+
+        def key(pos: int) -> tuple:
+            return pos, digest({s.name: fixed_masks[s.name] for s in self.specs if s.index < pos})
+
+        first = max((i for i, pos in enumerate(bounds) if key(pos) in self._acts), default=0)
+        h = self._x
+        if key(bounds[first]) in self._acts:
+            h = self._acts[key(bounds[first])]
+            self._acts.move_to_end(key(bounds[first]))
+        self.prefix_computations += first < len(bounds) - 1
+        for begin, end in zip(bounds[first:], bounds[first + 1:]):
+            fn, chunk, fixed = self._segment(begin, end)
+            inputs = self._chunks(chunk)[0] if begin == 0 else tf.constant(_chunked(h, chunk))
+            out = fn(inputs, self._masked_kernels(fixed, fixed_masks)).numpy()
+            h = out.reshape(-1, *out.shape[2:])[: self.n]
+            _remember(self._acts, key(end), h, self.cache_keys)
+        return h
 
     def _has_prefix(self, start: int) -> bool:
         """Whether layers other than the input run before chain position `start`."""
@@ -142,52 +175,59 @@ class MaskEvaluator:
         n_chunks = -(-self.n // cap)
         return -(-self.n // n_chunks)
 
-    # -- data -----------------------------------------------------------------------------
+    # -- data and cache -------------------------------------------------------------------
 
     def _chunks(self, chunk: int) -> tuple:
-        """The evaluation images and labels as (n_chunks, chunk, ...) tensors, the last padded by repetition."""
+        """The evaluation images and labels as (n_chunks, chunk, ...) tensors."""
         if chunk not in self._chunked:
             tf = import_tensorflow()
             self._chunked[chunk] = (tf.constant(_chunked(self._x, chunk)), tf.constant(_chunked(self._y, chunk)))
         return self._chunked[chunk]
 
     def _entry(self, context: Context, fixed_masks: dict, scorer: _Scorer) -> _Entry:
-        """The cached inputs and masked fixed kernels of a verified context, built on first use."""
+        """The inputs and masked fixed kernels of a context whose key was verified, built on first use."""
         key = (context.layer, context.key)
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
         tf = import_tensorflow()
-        fixed = [tf.constant(self._kernels[n] * fixed_masks[n]) for n in scorer.fixed]
-        if not self._has_prefix(scorer.start):
-            inputs = self._chunks(scorer.chunk)[0]
+        if self._has_prefix(scorer.start):
+            inputs = tf.constant(_chunked(self._activations(scorer.start, fixed_masks), scorer.chunk))
         else:
-            fn, chunk, prefix_fixed = self._prefix(scorer.start)
-            kernels = [tf.constant(self._kernels[n] * fixed_masks[n]) for n in prefix_fixed]
-            out = fn(self._chunks(chunk)[0], kernels).numpy()
-            out = out.reshape(-1, *out.shape[2:])[: self.n]
-            inputs = tf.constant(_chunked(out, scorer.chunk))
-            self.prefix_computations += 1
-        entry = self._cache[key] = _Entry(inputs, fixed)
-        while len(self._cache) > self.cache_keys:
-            self._cache.popitem(last=False)
+            inputs = self._chunks(scorer.chunk)[0]
+        entry = _Entry(inputs, self._masked_kernels(scorer.fixed, fixed_masks))
+        _remember(self._cache, key, entry, self.cache_keys)
         return entry
 
     def _candidate_kernels(self, layer: str | None, candidates: Sequence[np.ndarray]) -> list:
-        """Each varying layer's masked kernels, stacked over the candidates."""
+        """Each varying layer's masked kernels, stacked over the candidates (checks their sizes)."""
         tf = import_tensorflow()
         specs = self.specs if layer is None else [s for s in self.specs if s.name == layer]
         if layer is None:
-            total = sum(s.size for s in specs)
             bounds = np.cumsum([0] + [s.size for s in specs])
-            genomes = [_unpack_genome(p, total) for p in candidates]
+            genomes = [_unpack_genome(p, int(bounds[-1])) for p in candidates]
             masks = [[g[bounds[i]: bounds[i + 1]].reshape(s.shape) for g in genomes] for i, s in enumerate(specs)]
         else:
             masks = [[unpack_mask(p, specs[0]) for p in candidates]]
         return [
-            tf.constant(np.stack([self._kernels[s.name] * m for m in layer_masks]))
-            for s, layer_masks in zip(specs, masks)
+            tf.constant(np.stack([self._masked(s.name, m) for m in layer_masks])) for s, layer_masks in zip(specs, masks)
         ]
+
+    def _masked_kernels(self, names: Sequence[str], masks: dict) -> list:
+        tf = import_tensorflow()
+        return [tf.constant(self._masked(n, masks[n])) for n in names]
+
+    def _masked(self, name: str, mask: np.ndarray) -> np.ndarray:
+        # The same product as models.apply_masks, so kernels are bit-for-bit those Keras would use.
+        return self._kernels[name] * mask.astype(np.float32)
+
+
+def _remember(cache: OrderedDict, key, value, bound: int) -> None:
+    """Store as the most recent entry, dropping the least recently used beyond `bound`."""
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > bound:
+        cache.popitem(last=False)
 
 
 def _unpack_genome(packed: np.ndarray, total: int) -> np.ndarray:
@@ -198,7 +238,7 @@ def _unpack_genome(packed: np.ndarray, total: int) -> np.ndarray:
 
 
 def _chunked(a: np.ndarray, chunk: int) -> np.ndarray:
-    """`a` reshaped to (n_chunks, chunk, ...), padded at the end with copies of its last row."""
+    """`a` as (n_chunks, chunk, ...), the last chunk padded with copies of the last row (scored, then dropped)."""
     n_chunks = -(-len(a) // chunk)
     pad = n_chunks * chunk - len(a)
     if pad:

@@ -9,12 +9,13 @@ from .._tf import import_keras, import_tensorflow
 from ..errors import ModelError
 from ..masks import LayerSpec
 
-# Two chunks in flight keep both cores busy between the ops of one chunk.
+# Two chunks in flight: measured ~20 % faster than one on 2 cores (one chunk's ops leave
+# cores idle between them); more than two only adds contention.
 PARALLEL_CHUNKS = 2
 
 
 def chain_layers(model) -> list | None:
-    """`model.layers` if each layer feeds the next with nothing else (a linear chain), else None.
+    """`model.layers` if each layer feeds the next and nothing else (a linear chain), else None.
 
     The list is `model.layers` itself, so a layer's position in it is its LayerSpec.index; a
     functional model's InputLayer stays in it and `run_layers` passes over it.
@@ -23,30 +24,40 @@ def chain_layers(model) -> list | None:
     layers = list(model.layers)
     if isinstance(model, keras.Sequential):
         return layers
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
+    try:
+        inputs, outputs = model.inputs, model.outputs
+    except AttributeError:  # a subclassed model: no graph to inspect
         return None
-    order = []
-    tensor = model.outputs[0]
+    if len(inputs) != 1 or len(outputs) != 1:
+        return None
+    order, tensor = [], outputs[0]
     while True:
         op, node_index, _ = tensor._keras_history
-        if isinstance(op, keras.layers.InputLayer):
-            order.append(op)
-            break
-        node = op._inbound_nodes[node_index]
-        args = node.arguments
-        if not isinstance(op, keras.layers.Layer) or len(args.args) != 1 or args.kwargs:
-            return None
-        if not isinstance(args.args[0], keras.KerasTensor):
-            return None
         order.append(op)
+        if isinstance(op, keras.layers.InputLayer):
+            break
+        args = op._inbound_nodes[node_index].arguments
+        # Exactly one tensor in, no keyword arguments: calling the layer on the previous
+        # output in `run_layers` is then the same call the model makes.
+        if len(args.args) != 1 or args.kwargs or not isinstance(args.args[0], keras.KerasTensor):
+            return None
         tensor = args.args[0]
     order.reverse()
     same = len(order) == len(layers) and all(a is b for a, b in zip(order, layers))
     return layers if same else None
 
 
+def run_layers(layers: list, h):
+    """Call `layers` in sequence, in inference mode (InputLayers pass their input on)."""
+    keras = import_keras()
+    for layer in layers:
+        if not isinstance(layer, keras.layers.InputLayer):
+            h = layer(h, training=False)
+    return h
+
+
 def kernel_variables(model, specs: Sequence[LayerSpec]) -> dict:
-    """The kernel variable of each prunable layer, the one a masked kernel replaces."""
+    """The kernel variable of each prunable layer: the one a masked kernel stands in for."""
     out = {}
     for s in specs:
         layer = model.layers[s.index]
@@ -59,17 +70,20 @@ def kernel_variables(model, specs: Sequence[LayerSpec]) -> dict:
 
 
 def example_floats(layer) -> int:
-    """Floats per example in `layer`'s output (what a chunk of images costs in memory there)."""
-    shapes = layer.output.shape if not isinstance(layer.output, (list, tuple)) else [t.shape for t in layer.output]
-    shapes = shapes if isinstance(shapes, list) else [shapes]
-    return sum(int(np.prod([d for d in shape[1:]])) for shape in shapes)
+    """Floats per example in `layer`'s output(s); 0 if the layer has no symbolic output to read."""
+    try:
+        output = layer.output
+    except (AttributeError, ValueError):  # subclassed models' layers, layers never called symbolically
+        return 0
+    tensors = output if isinstance(output, (list, tuple)) else [output]
+    return sum(int(np.prod([d or 1 for d in t.shape[1:]])) for t in tensors)
 
 
 def _loss_and_matches(y, out):
-    """Per-example loss and 0/1 matches exactly as Keras' compiled sparse CE and accuracy compute them."""
+    """Per-example loss and 0/1 matches, computed as Keras' compiled sparse CE and accuracy do."""
     keras = import_keras()
-    # Keras' own sparse CE takes the logits behind a softmax output (it finds them on the
-    # tensor or its op); any other output is taken as logits, as the brief for this engine says.
+    # Keras' sparse CE recognises a softmax output (by the logits Keras attaches to it, or by
+    # its op) and then works from the logits; any other output is taken to be logits.
     softmax = hasattr(out, "_keras_logits") or getattr(getattr(out, "op", None), "type", None) == "Softmax"
     loss = keras.losses.sparse_categorical_crossentropy(y, out, from_logits=not softmax)
     return loss, keras.metrics.sparse_categorical_accuracy(y, out)
@@ -78,24 +92,25 @@ def _loss_and_matches(y, out):
 def compile_scorer(forward: Callable, varying_vars: list, fixed_vars: list, input_shape, chunk: int):
     """A compiled function scoring G candidates on chunked inputs.
 
-    `forward(h)` runs the model part on one chunk; it is traced inside a StatelessScope that
-    maps each varying kernel variable to the candidate's masked kernel and each fixed one to its
-    masked kernel. Every (candidate, chunk) pair runs the same ops on tensors of the same shape,
+    `forward(h)` runs the model (or its tail) on one chunk inside a StatelessScope that maps
+    each varying kernel variable to the candidate's masked kernel and each fixed one to the
+    context's. Every (candidate, chunk) pair runs the same ops on tensors of the same shape,
     so a candidate's scores do not depend on how many others share the call.
 
-    Signature: (inputs (n_chunks, chunk, *input_shape), labels (n_chunks, chunk),
-    varying [(G, *kernel shape)], fixed [kernel shape]) -> (losses (G, n_chunks*chunk), matches (same)).
+    (inputs (n_chunks, chunk, *input_shape), labels (n_chunks, chunk), varying [(G, *kernel shape)],
+    fixed [kernel shape]) -> per-example losses and matches, each (G, n_chunks * chunk).
     """
     tf = import_tensorflow()
     keras = import_keras()
-    spec = [
+    signature = [
         tf.TensorSpec((None, chunk, *input_shape), tf.float32),
         tf.TensorSpec((None, chunk), tf.int32),
         [tf.TensorSpec((None, *v.shape), tf.float32) for v in varying_vars],
         [tf.TensorSpec(tuple(v.shape), tf.float32) for v in fixed_vars],
     ]
 
-    @tf.function(input_signature=spec)
+    # autograph off: nothing here needs it, and tracing is a one-off cost per searched layer.
+    @tf.function(input_signature=signature, autograph=False)
     def score(inputs, labels, varying, fixed):
         n_chunks = tf.shape(inputs)[0]
         n_candidates = tf.shape(varying[0])[0]
@@ -107,9 +122,9 @@ def compile_scorer(forward: Callable, varying_vars: list, fixed_vars: list, inpu
                 out = forward(inputs[c])
             return _loss_and_matches(labels[c], out)
 
+        per_chunk = tf.TensorSpec((chunk,), tf.float32)
         loss, matches = tf.map_fn(
-            one, tf.range(n_candidates * n_chunks),
-            fn_output_signature=(tf.TensorSpec((chunk,), tf.float32), tf.TensorSpec((chunk,), tf.float32)),
+            one, tf.range(n_candidates * n_chunks), fn_output_signature=(per_chunk, per_chunk),
             parallel_iterations=PARALLEL_CHUNKS,
         )
         return tf.reshape(loss, (n_candidates, -1)), tf.reshape(matches, (n_candidates, -1))
@@ -118,15 +133,16 @@ def compile_scorer(forward: Callable, varying_vars: list, fixed_vars: list, inpu
 
 
 def compile_prefix(layers: list, fixed_vars: list, input_shape, chunk: int):
-    """A compiled function running `layers` (with masked kernels for `fixed_vars`) on chunked inputs."""
+    """A compiled function running `layers`, with masked kernels for `fixed_vars`, on chunked inputs:
+    (inputs (n_chunks, chunk, *input_shape), [kernel]) -> outputs (n_chunks, chunk, ...)."""
     tf = import_tensorflow()
     keras = import_keras()
-    spec = [
+    signature = [
         tf.TensorSpec((None, chunk, *input_shape), tf.float32),
         [tf.TensorSpec(tuple(v.shape), tf.float32) for v in fixed_vars],
     ]
 
-    @tf.function(input_signature=spec)
+    @tf.function(input_signature=signature, autograph=False)
     def prefix(inputs, fixed):
         def one(h):
             with keras.StatelessScope(state_mapping=list(zip(fixed_vars, fixed))):
@@ -135,12 +151,3 @@ def compile_prefix(layers: list, fixed_vars: list, input_shape, chunk: int):
         return tf.map_fn(one, inputs, parallel_iterations=PARALLEL_CHUNKS)
 
     return prefix
-
-
-def run_layers(layers: list, h):
-    """Call `layers` in sequence, in inference mode."""
-    keras = import_keras()
-    for layer in layers:
-        if not isinstance(layer, keras.layers.InputLayer):
-            h = layer(h, training=False)
-    return h

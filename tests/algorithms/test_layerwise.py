@@ -8,7 +8,7 @@ from deap import tools
 
 from evoprune.algorithms import GeneticAlgorithm, SimulatedAnnealing
 from evoprune.algorithms.base import Callback
-from evoprune.config import SearchConfig
+from evoprune.config import make_config
 
 from .fake_problem import N_LAYERS, SPECS, FakeTask
 
@@ -23,10 +23,12 @@ class Rows(Callback):
         self.rows.append(row)
 
 
-def make(cls, budget=120, seed=0, base_loss=0.05, sent=None, callbacks=(), state=None, **cfg):
-    config = SearchConfig(budget=budget, seed=seed, population=6, elite=2, tournament=3, **cfg)
+def make(cls, budget=120, seed=0, base_loss=0.05, sent=None, callbacks=(), state=None, preset="study",
+         scores=None, **cfg):
+    config = make_config(preset, budget=budget, seed=seed, population=6, elite=2, tournament=3, eval_set="validation",
+                         **cfg)
     return cls(SPECS, config, partial(FakeTask, base_loss=base_loss, sent=sent), layer_count=N_LAYERS,
-               callbacks=callbacks, state=state)
+               callbacks=callbacks, state=state, scores=scores)
 
 
 @pytest.mark.parametrize("cls", ALGOS)

@@ -1,0 +1,236 @@
+"""Batch comparisons: every algorithm × seed pruned with the same budget, then one table and set of figures for all."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import fields, replace
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import models
+from .api import prune
+from .baseline import data_for, read_baseline, train_baseline
+from .cli.common import check_input_shape
+from .config import SearchConfig
+from .data import PreparedData, Split, prepare
+from .errors import ConfigError
+from .models import TrainConfig
+from .results import io
+from .results.aggregate import MANIFEST, RUNS_DIR
+from .results.manifest import environment, now
+
+# The baseline `compare` trains when no model is given: Adam converges in far fewer epochs than
+# the study's SGD at 0.1, which makes one command from a fresh install practical.
+DEFAULT_TRAINING = TrainConfig(epochs=100, optimizer="adam", learning_rate=0.005, batch_size=128, seed=0)
+DEFAULT_VAL_FRACTION = 0.2
+CACHE_DIR = ".baselines"
+
+
+# ----- settings -----
+def parse_settings(items: Iterable[str], algorithms: Sequence[str]) -> dict[str, dict]:
+    """`[ALGORITHM.]KEY=VALUE` items -> {algorithm: {field: value}}; no prefix means every algorithm.
+
+    Any SearchConfig field is accepted for any algorithm, so a new algorithm's own settings
+    work once SearchConfig has them; values are converted to the field's type.
+    """
+    settings: dict[str, dict] = {a: {} for a in algorithms}
+    defaults = SearchConfig()
+    known = [f.name for f in fields(SearchConfig) if f.name != "seed"]
+    for item in items:
+        target, eq, text = item.partition("=")
+        algo, dot, key = target.rpartition(".")
+        key = key.strip().replace("-", "_")
+        if not eq or not key:
+            raise ConfigError(f"--set {item}: expected [ALGORITHM.]KEY=VALUE, e.g. ga.population=20")
+        if dot and algo not in algorithms:
+            raise ConfigError(f"--set {item}: {algo!r} is not among --algorithms ({', '.join(algorithms)})")
+        if key == "seed":
+            raise ConfigError(f"--set {item}: the seeds are 0..N-1 from --seeds")
+        if key not in known:
+            raise ConfigError(f"--set {item}: no search setting {key!r} (settings: {', '.join(known)})")
+        value = _convert(item, text.strip(), type(getattr(defaults, key)))
+        for a in [algo] if dot else algorithms:
+            settings[a][key] = value
+    return settings
+
+
+def _convert(item: str, text: str, kind: type):
+    if kind is bool:
+        flags = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+        if text.lower() in flags:
+            return flags[text.lower()]
+    else:
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    raise ConfigError(f"--set {item}: expected a value of type {kind.__name__}, got {text!r}")
+
+
+def algorithm_configs(base: SearchConfig, settings: Mapping[str, dict]) -> dict[str, SearchConfig]:
+    """One config per algorithm: `base` with that algorithm's settings on top."""
+    return {a: replace(base, **s) for a, s in settings.items()}
+
+
+# ----- the baseline -----
+def baseline_key(data: PreparedData, training: TrainConfig) -> str:
+    """A digest of the images, labels, split and training settings: equal digests, interchangeable baselines.
+
+    The data's content is hashed rather than its path, so a moved file still hits the cache
+    and a changed one does not.
+    """
+    h = hashlib.sha256(json.dumps({"dataset": data.name, "split": data.split.to_dict(),
+                                   "training": training.to_dict()}, sort_keys=True).encode())
+    for a in (data.x_train, data.y_train, data.x_val, data.y_val, data.x_test, data.y_test):
+        h.update(np.ascontiguousarray(a))
+    return h.hexdigest()[:16]
+
+
+def cached_baseline(data: PreparedData, training: TrainConfig, cache: str, progress: bool = True) -> str:
+    """The model trained on `data` with `training`, from CACHE/<dataset>-<key>/ or trained there now."""
+    folder = os.path.join(cache, f"{data.name}-{baseline_key(data, training)}")
+    if not os.path.exists(os.path.join(folder, "baseline.json")):
+        # Train in a private folder and rename it: an interrupted or concurrent training never
+        # leaves a half-written baseline where another compare would take it.
+        tmp = os.path.join(cache, f".training-{os.getpid()}-{os.path.basename(folder)}")
+        os.makedirs(tmp, exist_ok=True)
+        try:
+            train_baseline(data, training, tmp, progress=progress)
+            os.rename(tmp, folder)
+        except OSError:
+            if not os.path.exists(os.path.join(folder, "baseline.json")):
+                raise
+            # else another compare finished the same baseline first: use that one
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)  # gone once renamed
+    return os.path.join(folder, "model.keras")
+
+
+def baseline_and_data(out: str, model: str | None = None, dataset: str | None = None, data_path: str | None = None,
+                      training: TrainConfig | None = None, val_fraction: float | None = None,
+                      cache: str | None = None, progress: bool = True) -> tuple[str, PreparedData]:
+    """The model file and data of a comparison: `model` with the split recorded beside it, or a cached baseline.
+
+    Without `model`, LeNet-5 is trained with `training` (default DEFAULT_TRAINING) on a split
+    seeded by its seed, and cached in `cache` (default OUT/../.baselines) for the next compare.
+    """
+    if model is not None:
+        return model, data_for(read_baseline(model), dataset, data_path)
+    training = training or DEFAULT_TRAINING
+    split = Split(training.seed, DEFAULT_VAL_FRACTION if val_fraction is None else val_fraction)
+    data = prepare(dataset or "mnist", data_path, split)
+    cache = cache or os.path.join(os.path.dirname(os.path.abspath(out)), CACHE_DIR)
+    return cached_baseline(data, training, cache, progress), data
+
+
+# ----- the runs -----
+def run_name(algorithm: str, seed: int) -> str:
+    return f"{algorithm}-seed{seed}"
+
+
+def search_data(data: PreparedData, eval_set: str) -> tuple[np.ndarray, np.ndarray]:
+    """The images a search decides on: the validation split (default) or the test set (the study)."""
+    if eval_set == "test":
+        return data.x_test, data.y_test
+    if len(data.y_val) == 0:
+        raise ConfigError("the validation split is empty: train with --val-fraction > 0 or use --eval-set test")
+    return data.x_val, data.y_val
+
+
+def run_info(model: str, preset: str | None, data: PreparedData, eval_set: str) -> dict:
+    """What run.json records about the model and data, as `evoprune prune` records it."""
+    return {"model": os.path.abspath(model), "preset": preset,
+            "data": {"name": data.name, "source": data.source, "split": data.split.to_dict(),
+                     "sizes": data.sizes(), "search_set": eval_set}}
+
+
+def check_plan(configs: Mapping[str, SearchConfig], seeds: int, n_layers: int) -> None:
+    """Raise ConfigError for a seed count or any algorithm's setting that cannot run on `n_layers` layers."""
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {seeds}")
+    for algorithm, config in configs.items():
+        config.validate(algorithm, n_layers)
+
+
+def _finished(folder: str, config: SearchConfig, model: str) -> bool:
+    """Whether `folder` holds this very run, finished; a finished run of other settings is an error."""
+    if not os.path.exists(os.path.join(folder, "summary.json")):
+        return False
+    info = io.read_json(os.path.join(folder, "run.json"))
+    if info.get("config") != config.to_dict() or info.get("model") != os.path.abspath(model):
+        raise ConfigError(f"{folder} holds a run with another model or other settings; "
+                          "pass --force to redo it or choose another --out")
+    return True
+
+
+def _counting(bar):
+    """A `customize` hook that advances `bar` by every evaluation the search makes (all go through toolbox.map)."""
+    def customize(toolbox) -> None:
+        inner = toolbox.map
+
+        def counted_map(fn, items):
+            results = inner(fn, items)
+            bar.update(len(results))
+            return results
+
+        toolbox.register("map", counted_map)
+
+    return customize
+
+
+def compare(model: str, data: PreparedData, configs: Mapping[str, SearchConfig], seeds: int, out: str, *,
+            preset: str | None = None, executor: str = "serial", workers: int | None = None,
+            executor_options: dict | None = None, force: bool = False, progress: bool = True) -> dict[str, dict]:
+    """Prune `model` with every algorithm × seed 0..seeds-1 into OUT/runs/<algorithm>-seed<k>/ and write the report.
+
+    `configs` maps each algorithm to its settings (the seed is replaced per run); `executor`,
+    `workers` and `executor_options` go to every `prune` call. A run whose folder already has
+    a summary.json is kept unless `force`, so an interrupted compare resumes. Returns every
+    run's summary by run name.
+    """
+    first = models.load_model(model)
+    check_input_shape(first, data)
+    check_plan(configs, seeds, len(models.prunable_layers(first)))
+    plan = [(a, replace(c, seed=k)) for a, c in configs.items() for k in range(seeds)]
+    os.makedirs(os.path.join(out, RUNS_DIR), exist_ok=True)
+    io.write_json(os.path.join(out, MANIFEST), {
+        "algorithms": list(configs), "seeds": seeds, "configs": {a: c.to_dict() for a, c in configs.items()},
+        "model": os.path.abspath(model), "baseline": read_baseline(model), "started": now(), **environment()})
+
+    folders = {run_name(a, c.seed): os.path.join(out, RUNS_DIR, run_name(a, c.seed)) for a, c in plan}
+    todo = [(a, c) for a, c in plan if force or not _finished(folders[run_name(a, c.seed)], c, model)]
+    done_budget = sum(c.budget for _, c in plan) - sum(c.budget for _, c in todo)
+    with tqdm(total=sum(c.budget for _, c in plan), initial=done_budget, unit="eval", disable=not progress,
+              dynamic_ncols=True) as bar:
+        for i, (algorithm, config) in enumerate(todo, 1):
+            name = run_name(algorithm, config.seed)
+            bar.set_description(f"run {len(plan) - len(todo) + i}/{len(plan)} {name}")
+            x, y = search_data(data, config.eval_set)
+            # Each run starts from the model file, exactly as `evoprune prune` would.
+            result = prune(models.load_model(model), x, y, data.x_test, data.y_test, algorithm, config,
+                           out=folders[name], force=True, executor=executor, workers=workers,
+                           executor_options=executor_options, progress=False, x_train=data.x_train,
+                           y_train=data.y_train,
+                           customize=_counting(bar) if progress else None,
+                           run_info=run_info(model, preset, data, config.eval_set))
+            done_budget += config.budget
+            bar.update(done_budget - bar.n)  # a search may stop short of its budget
+            s = result.summary
+            bar.write(f"{name}: test accuracy {s['final_accuracy']:.4f}, sparsity {s['sparsity_layer_mean']:.4f} "
+                      f"(layer mean), {s['evaluations']} evaluations in {s['seconds']:.1f} s")
+    report(out)
+    return {name: io.read_json(os.path.join(folder, "summary.json")) for name, folder in folders.items()}
+
+
+def report(out: str) -> list[str]:
+    """Write OUT/summary.md, summary.csv, results.png and tradeoff.png from the run files alone (no TensorFlow)."""
+    from .results import aggregate, plots
+
+    runs = aggregate.load_runs(out)
+    if not runs:
+        raise ConfigError(f"{out}: no finished runs (no {RUNS_DIR}/*/summary.json)")
+    return aggregate.write_tables(out, runs) + plots.write_figures(out, runs)
