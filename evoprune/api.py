@@ -4,12 +4,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from . import models
-from . import importance
+from . import checkpoint, importance
 from .algorithms import algorithm_class, importance_for
 from .config import SearchConfig
 from .errors import ConfigError
@@ -21,7 +21,7 @@ from .results import io
 from .results.history import HistoryWriter
 from .results.manifest import environment, now
 
-RUN_FILES = ("history.csv", "summary.json", "run.json", "masks.npz", "pruned.keras")
+RUN_FILES = ("history.csv", "summary.json", "run.json", "masks.npz", "pruned.keras", "checkpoint.pkl")
 
 
 @dataclass
@@ -64,14 +64,19 @@ def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray,
           force: bool = False, executor: str = "serial", workers: int | None = None,
           executor_options: dict | None = None, progress: bool = True,
           customize: Callable | None = None, run_info: dict | None = None,
-          x_train: np.ndarray | None = None, y_train: np.ndarray | None = None) -> PruneResult:
+          x_train: np.ndarray | None = None, y_train: np.ndarray | None = None,
+          checkpoint_every: int = 25, resume: bool = False, scores: dict | None = None,
+          callbacks: Sequence = ()) -> PruneResult:
     """Search pruning masks for `model` with `algorithm`, deciding on (x_search, y_search), reporting on the test set.
 
     `executor` ("serial", "process" or "ray") decides where evaluations run, with `workers`
     processes and `executor_options` (e.g. `{"address": "HOST:6379"}` for a Ray cluster).
     `customize(toolbox)` may swap DEAP operators before the search starts, e.g.
     `customize=lambda tb: tb.register("mate", deap.tools.cxTwoPoint)`. With `out`, the run's
-    files (history.csv, summary.json, run.json, masks.npz, pruned.keras) are written there.
+    files (history.csv, summary.json, run.json, masks.npz, pruned.keras) are written there,
+    with a checkpoint after every layer and every `checkpoint_every` steps; `resume=True`
+    continues the run in `out` from its last checkpoint, exactly as if it had not stopped.
+    `scores` passes precomputed importance scores; `callbacks` are more `Callback`s.
     """
     config = config or SearchConfig()
     cls = algorithm_class(algorithm)
@@ -80,18 +85,22 @@ def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray,
     kind = importance_for(algorithm, config)
     if kind in ("saliency", "reconstruction") and x_train is None:
         raise ConfigError(f"{kind} importance needs the training images (x_train, y_train)")
-    if out is not None:
+    state, run = None, None
+    if resume:
+        state, run = _resume_state(out)
+    elif out is not None:
         prepare_out(out, force)
-    started = now()
     problem = PruningProblem.from_model(model, x_search, y_search)
-    scores = None if kind is None else importance.compute(kind, model, specs, x_train, y_train)
-    callbacks = [LayerProgress(progress)]
+    if scores is None and kind is not None:
+        scores = importance.compute(kind, model, specs, x_train, y_train)
     history = HistoryWriter(os.path.join(out, "history.csv")) if out is not None else None
+    callbacks = [LayerProgress(progress), *callbacks]
     if history is not None:
-        callbacks.insert(0, history)
-    run = {"algorithm": algorithm, "config": config.to_dict(), "executor": executor, "workers": workers,
-           "executor_options": executor_options or {},
-           "started": started, **(run_info or {}), **environment()}
+        callbacks = [history, *callbacks, checkpoint.Checkpointer(out, checkpoint_every)]
+    if run is None:
+        run = {"algorithm": algorithm, "config": config.to_dict(), "executor": executor, "workers": workers,
+               "executor_options": executor_options or {}, "checkpoint_every": checkpoint_every,
+               "started": now(), **(run_info or {}), **environment()}
     if out is not None:
         io.write_json(os.path.join(out, "run.json"), run)
     ex = make_executor(executor, workers, **(executor_options or {}))
@@ -99,7 +108,7 @@ def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray,
         with ex:
             ex.start(problem)
             search = cls(specs, config, partial(EvaluateMasks, problem.token), map_fn=ex.map,
-                         layer_count=len(model.layers), callbacks=callbacks, scores=scores)
+                         layer_count=len(model.layers), callbacks=callbacks, scores=scores, state=state)
             if customize is not None:
                 customize(search.toolbox)
             state = search.run()
@@ -115,9 +124,22 @@ def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray,
         io.save_npz(os.path.join(out, "masks.npz"), state.masks)
         io.save_keras(os.path.join(out, "pruned.keras"), pruned)
         io.write_json(os.path.join(out, "summary.json"), summary)
-        run.update(finished=now(), executor_events=getattr(ex, "events", []))
+        run.update(finished=now(), executor_events=run.get("executor_events", []) + getattr(ex, "events", []))
         io.write_json(os.path.join(out, "run.json"), run)
+        os.remove(os.path.join(out, checkpoint.CHECKPOINT))  # the run is complete: nothing to resume
     return PruneResult(state.masks, pruned, summary, out)
+
+
+def _resume_state(out: str | None):
+    """The checkpointed state of the run in `out`, with its history cut back to match, and its run.json."""
+    if out is None or not os.path.exists(os.path.join(out, checkpoint.CHECKPOINT)):
+        raise ConfigError(f"{out}: no checkpoint to resume from")
+    state = checkpoint.load(out)
+    checkpoint.truncate_history(os.path.join(out, "history.csv"), state.history_rows)
+    run = io.read_json(os.path.join(out, "run.json"))
+    run.setdefault("resumes", []).append({"time": now(), "evaluations": state.evaluations,
+                                          "layer": state.layer_pos, "history_rows": state.history_rows})
+    return state, run
 
 
 def summarize(model, specs, state, algorithm: str, config: SearchConfig, x_test, y_test) -> dict:

@@ -1,4 +1,4 @@
-"""The baseline: train LeNet-5 and record it (model.keras, baseline.json), and read that record back."""
+"""The baseline: train LeNet-5 and record it (model.keras, baseline.json); the data and split it fixes."""
 from __future__ import annotations
 
 import os
@@ -6,6 +6,7 @@ import time
 
 from . import models
 from .data import ENV_VAR, PreparedData, Split, prepare
+from .errors import ConfigError
 from .results import io
 from .results.manifest import environment
 
@@ -54,3 +55,19 @@ def data_for(baseline: dict | None, dataset: str | None = None, path: str | None
         path = source
     split = Split.from_dict(baseline["split"]) if baseline and "split" in baseline else Split(0, 0.2)
     return prepare(name, path, split)
+
+
+def search_data(data: PreparedData, eval_set: str) -> tuple[np.ndarray, np.ndarray]:
+    """The images a search decides on: the validation split (default) or the test set (the study)."""
+    if eval_set == "test":
+        return data.x_test, data.y_test
+    if len(data.y_val) == 0:
+        raise ConfigError("the validation split is empty: train with --val-fraction > 0 or use --eval-set test")
+    return data.x_val, data.y_val
+
+
+def run_info(model: str, preset: str | None, data: PreparedData, eval_set: str) -> dict:
+    """What run.json records about the model and data, as `evoprune prune` records it."""
+    return {"model": os.path.abspath(model), "preset": preset,
+            "data": {"name": data.name, "source": data.source, "split": data.split.to_dict(),
+                     "sizes": data.sizes(), "search_set": eval_set}}

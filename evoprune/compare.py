@@ -13,8 +13,8 @@ from tqdm.auto import tqdm
 
 from . import models
 from .api import prune
-from .baseline import data_for, read_baseline, train_baseline
-from .cli.common import check_input_shape
+from .algorithms import Callback, importance_for
+from .baseline import data_for, read_baseline, run_info, search_data, train_baseline
 from .config import SearchConfig
 from .data import PreparedData, Split, prepare
 from .errors import ConfigError
@@ -132,22 +132,6 @@ def run_name(algorithm: str, seed: int) -> str:
     return f"{algorithm}-seed{seed}"
 
 
-def search_data(data: PreparedData, eval_set: str) -> tuple[np.ndarray, np.ndarray]:
-    """The images a search decides on: the validation split (default) or the test set (the study)."""
-    if eval_set == "test":
-        return data.x_test, data.y_test
-    if len(data.y_val) == 0:
-        raise ConfigError("the validation split is empty: train with --val-fraction > 0 or use --eval-set test")
-    return data.x_val, data.y_val
-
-
-def run_info(model: str, preset: str | None, data: PreparedData, eval_set: str) -> dict:
-    """What run.json records about the model and data, as `evoprune prune` records it."""
-    return {"model": os.path.abspath(model), "preset": preset,
-            "data": {"name": data.name, "source": data.source, "split": data.split.to_dict(),
-                     "sizes": data.sizes(), "search_set": eval_set}}
-
-
 def check_plan(configs: Mapping[str, SearchConfig], seeds: int, n_layers: int) -> None:
     """Raise ConfigError for a seed count or any algorithm's setting that cannot run on `n_layers` layers."""
     if seeds < 1:
@@ -167,19 +151,28 @@ def _finished(folder: str, config: SearchConfig, model: str) -> bool:
     return True
 
 
-def _counting(bar):
-    """A `customize` hook that advances `bar` by every evaluation the search makes (all go through toolbox.map)."""
-    def customize(toolbox) -> None:
-        inner = toolbox.map
+class _CountEvaluations(Callback):
+    """Advances the overall progress bar by every evaluation a run makes."""
 
-        def counted_map(fn, items):
-            results = inner(fn, items)
-            bar.update(len(results))
-            return results
+    def __init__(self, bar):
+        self.bar, self.seen = bar, 0
 
-        toolbox.register("map", counted_map)
+    def on_step_end(self, search) -> None:
+        self.bar.update(search.state.evaluations - self.seen)
+        self.seen = search.state.evaluations
 
-    return customize
+    def on_layer_end(self, search, layer: dict) -> None:
+        self.on_step_end(search)
+
+
+def _scores(cache: dict, algorithm: str, config: SearchConfig, model, data: PreparedData):
+    """Importance scores, computed once per kind for all runs (they depend on the model and data only)."""
+    from . import importance
+
+    kind = importance_for(algorithm, config)
+    if kind is not None and kind not in cache:
+        cache[kind] = importance.compute(kind, model, models.prunable_layers(model), data.x_train, data.y_train)
+    return cache.get(kind)
 
 
 def compare(model: str, data: PreparedData, configs: Mapping[str, SearchConfig], seeds: int, out: str, *,
@@ -193,7 +186,7 @@ def compare(model: str, data: PreparedData, configs: Mapping[str, SearchConfig],
     run's summary by run name.
     """
     first = models.load_model(model)
-    check_input_shape(first, data)
+    models.check_input_shape(first, data.x_test)
     check_plan(configs, seeds, len(models.prunable_layers(first)))
     plan = [(a, replace(c, seed=k)) for a, c in configs.items() for k in range(seeds)]
     os.makedirs(os.path.join(out, RUNS_DIR), exist_ok=True)
@@ -203,6 +196,7 @@ def compare(model: str, data: PreparedData, configs: Mapping[str, SearchConfig],
 
     folders = {run_name(a, c.seed): os.path.join(out, RUNS_DIR, run_name(a, c.seed)) for a, c in plan}
     todo = [(a, c) for a, c in plan if force or not _finished(folders[run_name(a, c.seed)], c, model)]
+    scores: dict = {}
     done_budget = sum(c.budget for _, c in plan) - sum(c.budget for _, c in todo)
     with tqdm(total=sum(c.budget for _, c in plan), initial=done_budget, unit="eval", disable=not progress,
               dynamic_ncols=True) as bar:
@@ -210,12 +204,15 @@ def compare(model: str, data: PreparedData, configs: Mapping[str, SearchConfig],
             name = run_name(algorithm, config.seed)
             bar.set_description(f"run {len(plan) - len(todo) + i}/{len(plan)} {name}")
             x, y = search_data(data, config.eval_set)
-            # Each run starts from the model file, exactly as `evoprune prune` would.
-            result = prune(models.load_model(model), x, y, data.x_test, data.y_test, algorithm, config,
-                           out=folders[name], force=True, executor=executor, workers=workers,
+            # Each run starts from the model file, exactly as `evoprune prune` would; one that was
+            # stopped midway continues from its checkpoint.
+            fresh = models.load_model(model)
+            resume = not force and os.path.exists(os.path.join(folders[name], "checkpoint.pkl"))
+            result = prune(fresh, x, y, data.x_test, data.y_test, algorithm, config,
+                           out=folders[name], force=True, resume=resume, executor=executor, workers=workers,
                            executor_options=executor_options, progress=False, x_train=data.x_train,
-                           y_train=data.y_train,
-                           customize=_counting(bar) if progress else None,
+                           y_train=data.y_train, scores=_scores(scores, algorithm, config, fresh, data),
+                           callbacks=[_CountEvaluations(bar)] if progress else (),
                            run_info=run_info(model, preset, data, config.eval_set))
             done_budget += config.budget
             bar.update(done_budget - bar.n)  # a search may stop short of its budget

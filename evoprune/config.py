@@ -38,11 +38,24 @@ class SearchConfig:
     layer_budget: str = "weights"   # weights: shares ∝ kernel size ** budget_power; equal: the study's
     budget_power: float = 0.5
     sparsity: float = 0.5           # one-shot baselines (magnitude, saliency, random): target global sparsity
+    # NSGA-II: the initial population's global sparsities, evenly spread over this range, so the
+    # first generation already spans the trade-off instead of crowding around one sparsity.
+    init_sparsities: tuple[float, float] = (0.3, 0.95)
     stall_limit: int = 50           # a layer ends after this many steps in a row that needed no new evaluation
     eval_set: str = "validation"    # data the search decides on: "validation" (default) or "test" (study)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The settings as JSON has them (tuples as lists), so a run.json compares equal to them."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SearchConfig":
+        """Inverse of `to_dict` (for run.json); unknown keys are refused."""
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(d) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown setting(s) {', '.join(unknown)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
     def validate(self, algorithm: str, n_layers: int) -> "SearchConfig":
         """Raise ConfigError with one readable line for any impossible setting."""
@@ -59,7 +72,15 @@ class SearchConfig:
             if getattr(self, name) not in choices:
                 raise ConfigError(f"--{name.replace('_', '-')} must be one of {', '.join(choices)}, "
                                   f"got {getattr(self, name)!r}")
-        if algorithm == "ga":
+        lo, hi = self.init_sparsities
+        if not 0.0 <= lo <= hi <= 1.0:
+            raise ConfigError(f"init_sparsities must be two sparsities 0 ≤ low ≤ high ≤ 1, got {lo}, {hi}")
+        if algorithm == "nsga2":
+            # DEAP's dominance/crowding tournament draws a whole population in groups of four.
+            if self.population < 4 or self.population % 4:
+                raise ConfigError(f"nsga2 needs a population that is a multiple of 4, got {self.population}")
+            needed = self.population + 1  # the first population, plus the baseline
+        elif algorithm == "ga":
             if self.population <= self.elite:
                 raise ConfigError(f"population ({self.population}) must be larger than the elite ({self.elite})")
             if not 1 <= self.tournament <= self.population:

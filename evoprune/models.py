@@ -167,3 +167,10 @@ def from_bytes(data: bytes):
         with open(path, "wb") as f:
             f.write(data)
         return keras.models.load_model(path, compile=False)
+
+
+def check_input_shape(model, x: np.ndarray) -> None:
+    """Refuse images whose shape is not the model's input shape."""
+    expected, got = tuple(model.input_shape[1:]), tuple(x.shape[1:])
+    if expected != got:
+        raise ModelError(f"the model expects inputs of shape {expected}, the data has images of shape {got}")

@@ -21,6 +21,8 @@ class LayerProgress(Callback):
                         desc=f"{search.name} {search.spec.name} [{st.layer_pos + 1}/{len(search.specs)}]")
 
     def on_row(self, search, row: dict) -> None:
+        if self.bar is None and self.enabled:  # a run resumed in the middle of a layer
+            self.on_layer_start(search)
         if self.bar is None:
             return
         self.bar.update(search.state.layer_evals - self.bar.n)

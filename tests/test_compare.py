@@ -220,17 +220,18 @@ def quick_lenet(tmp_path_factory, mnist_path):
 
 @pytest.mark.slow
 def test_compare_end_to_end_and_resume(tmp_path, quick_lenet, capsys):
-    from evoprune.api import RUN_FILES
     from evoprune.cli import main
 
     out = tmp_path / "cmp"
     args = ["compare", "--algorithms", "sa,ga", "--seeds", "2", "--model", quick_lenet, "--budget", "60",
             "--set", "sa.budget=30", "--set", "ga.population=6", "--set", "ga.elite=1", "--set", "ga.tournament=3",
+            "--set", "importance=none",  # importance scores cost seconds per run; not what this test is about
             "--out", str(out), "--no-progress"]
     assert main(args) == 0
     names = ["sa-seed0", "sa-seed1", "ga-seed0", "ga-seed1"]
     for name in names:
-        assert all((out / "runs" / name / f).exists() for f in RUN_FILES)
+        for f in ("history.csv", "summary.json", "run.json", "masks.npz", "pruned.keras"):
+            assert (out / "runs" / name / f).exists()
     for f in ("summary.md", "summary.csv", "results.png", "tradeoff.png", "compare.json"):
         assert (out / f).exists()
     summaries = {n: json.loads((out / "runs" / n / "summary.json").read_text()) for n in names}

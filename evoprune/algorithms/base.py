@@ -55,7 +55,8 @@ class Callback:
     def on_row(self, search: "LayerwiseSearch", row: dict) -> None: ...
     def on_step_end(self, search: "LayerwiseSearch") -> None:
         """After a step and its bookkeeping: the state is consistent here (checkpoints go here)."""
-    def on_layer_end(self, search: "LayerwiseSearch", layer: dict) -> None: ...
+    def on_layer_end(self, search: "LayerwiseSearch", layer: dict) -> None:
+        """After a layer is finished and the search has moved past it (`layer` describes it)."""
 
 
 class LayerwiseSearch(ABC):
@@ -207,11 +208,11 @@ class LayerwiseSearch(ABC):
                  "evaluations": st.layer_evals, "search_accuracy": st.current.accuracy,
                  "search_loss": st.current.loss}
         st.layers.append(layer)
-        for cb in self.callbacks:
-            cb.on_layer_end(self, layer)
         st.layer_pos += 1
         st.layer_started = False
         st.algo = {}
+        for cb in self.callbacks:  # after the bookkeeping: a checkpoint taken here is consistent
+            cb.on_layer_end(self, layer)
 
     # ----- evaluation -----
     def sparsities(self, individual) -> tuple[float, float]:

@@ -31,10 +31,3 @@ def check_model_file(path: str) -> None:
                 raise ModelError(f"{path}: not a Keras model (the archive has no config.json)")
     except (zipfile.BadZipFile, OSError):
         raise ModelError(f"{path}: not a Keras model (not a .keras zip archive)") from None
-
-
-def check_input_shape(model, data) -> None:
-    expected = tuple(model.input_shape[1:])
-    got = tuple(data.x_test.shape[1:])
-    if expected != got:
-        raise ModelError(f"the model expects inputs of shape {expected}, the data has images of shape {got}")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..errors import ConfigError
-from .common import add_data_args, check_input_shape, check_model_file
+from .common import add_data_args, check_model_file
 
 
 def add_parser(sub) -> None:
@@ -26,7 +26,7 @@ def run(args) -> int:
     from ..masks import load_masks, sparsity_global, sparsity_layer_mean
 
     model = models.load_model(args.model)
-    check_input_shape(model, data)
+    models.check_input_shape(model, data.x_test)
     masks = load_masks(args.masks, models.prunable_layers(model))
     models.apply_masks(model, masks)
     loss, acc = models.evaluate(model, data.x_test, data.y_test)

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 from ..errors import ConfigError
-from .common import add_data_args, check_input_shape, check_model_file
+from .common import add_data_args, check_model_file
 
 
 def add_search_args(p) -> None:
@@ -69,47 +70,79 @@ def add_parser(sub) -> None:
     from ..algorithms import ALGORITHMS
 
     p = sub.add_parser("prune", help="search pruning masks for a model")
-    p.add_argument("--model", required=True, help="a .keras model (from `evoprune train`: DIR/model.keras)")
-    p.add_argument("--algorithm", required=True, help=f"one of: {', '.join(ALGORITHMS)}")
+    p.add_argument("--model", help="a .keras model (from `evoprune train`: DIR/model.keras)")
+    p.add_argument("--algorithm", help=f"one of: {', '.join(ALGORITHMS)}")
     p.add_argument("--seed", type=int, help="random seed of the search (default 0)")
     p.add_argument("--out", help="output folder (default runs/<timestamp>)")
+    p.add_argument("--resume", metavar="OUT", help="continue the run in OUT from its last checkpoint")
+    p.add_argument("--checkpoint-every", type=int, default=25, help="steps between checkpoints (default 25)")
     add_search_args(p)
     p.set_defaults(run=run)
+
+
+# What a resumed run takes from its run.json rather than from the command line.
+_RESUMED = ("model", "algorithm", "dataset", "data", "executor", "workers", "ray_address", "checkpoint_every",
+            "preset")
+
+
+def _resumed_args(args):
+    """The original command's arguments for `--resume OUT` (executor and workers may be changed)."""
+    from ..results import io
+
+    path = os.path.join(args.resume, "run.json")
+    if not os.path.exists(path):
+        raise ConfigError(f"{args.resume}: no run to resume (no run.json)")
+    saved = io.read_json(path)
+    for name in _RESUMED:
+        if name in ("executor", "workers", "ray_address") and getattr(args, name) not in (None, "serial"):
+            continue
+        setattr(args, name, saved["cli"].get(name))
+    args.out, args.config = args.resume, saved["config"]
+    return args
 
 
 def run(args) -> int:
     from ..algorithms import algorithm_class
     from ..api import check_out
-    from ..baseline import data_for, read_baseline
+    from ..baseline import data_for, read_baseline, run_info, search_data
+    from ..config import SearchConfig
     from ..executors import make_executor
 
+    if args.resume:
+        args = _resumed_args(args)
+    elif not args.model or not args.algorithm:
+        raise ConfigError("--model and --algorithm are required (or --resume OUT)")
     algorithm_class(args.algorithm)
     options = executor_options(args)
     make_executor(args.executor, args.workers, **options)  # checks the name and worker count
-    config = search_config(args, args.seed)
+    config = SearchConfig.from_dict(args.config) if args.resume else search_config(args, args.seed)
     config.validate(args.algorithm, n_layers=1)  # what can be checked before the model is read
     check_model_file(args.model)
     baseline = read_baseline(args.model)
     if baseline and "prunable_layers" in baseline:
         config.validate(args.algorithm, len(baseline["prunable_layers"]))
     out = args.out or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))
-    check_out(out, args.force)
+    if not args.resume:
+        check_out(out, args.force)
     data = data_for(baseline, args.dataset, args.data)  # every input is checked before TensorFlow loads
 
     from .. import models
     from ..api import prune
 
     model = models.load_model(args.model)
-    check_input_shape(model, data)
-    x_search, y_search = (data.x_val, data.y_val) if config.eval_set == "validation" else (data.x_test, data.y_test)
-    if len(y_search) == 0:
-        raise ConfigError("the validation split is empty: train with --val-fraction > 0 or use --eval-set test")
-    run_info = {"model": os.path.abspath(args.model), "preset": args.preset,
-                "data": {"name": data.name, "source": data.source, "split": data.split.to_dict(),
-                         "sizes": data.sizes(), "search_set": config.eval_set}}
-    result = prune(model, x_search, y_search, data.x_test, data.y_test, args.algorithm, config, out=out,
-                   force=args.force, executor=args.executor, workers=args.workers, executor_options=options,
-                   progress=not args.no_progress, run_info=run_info, x_train=data.x_train, y_train=data.y_train)
+    models.check_input_shape(model, data.x_test)
+    x_search, y_search = search_data(data, config.eval_set)
+    info = {**run_info(args.model, args.preset, data, config.eval_set),
+            "cli": {name: getattr(args, name) for name in _RESUMED}}
+    try:
+        result = prune(model, x_search, y_search, data.x_test, data.y_test, args.algorithm, config, out=out,
+                       force=args.force, executor=args.executor, workers=args.workers, executor_options=options,
+                       progress=not args.no_progress, run_info=info, x_train=data.x_train,
+                       y_train=data.y_train, checkpoint_every=args.checkpoint_every, resume=bool(args.resume))
+    except KeyboardInterrupt:
+        print(f"evoprune: interrupted; the checkpoint and history in {out} are intact. "
+              f"Continue with: evoprune prune --resume {out}", file=sys.stderr)
+        return 130
     s = result.summary
     print(f"{args.algorithm}: test accuracy {s['baseline_accuracy']:.4f} -> {s['final_accuracy']:.4f}, "
           f"sparsity {s['sparsity_layer_mean']:.4f} (layer mean), {s['sparsity_global']:.4f} (global), "

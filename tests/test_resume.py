@@ -1,0 +1,96 @@
+"""Runs that survive: SIGKILL and Ctrl-C mid-layer, then `--resume` gives the uninterrupted run's results."""
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+VOLATILE = {"seconds", "evaluations_per_second"}
+
+
+@pytest.fixture(scope="module")
+def model_file(tiny_model, tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "model.keras"
+    tiny_model.save(path)
+    return str(path)
+
+
+def command(model_file, mnist_path, algorithm, out, *extra):
+    return [sys.executable, "-m", "evoprune", "prune", "--model", model_file, "--algorithm", algorithm,
+            "--data", mnist_path, "--out", str(out), "--no-progress", "--budget", "1500", "--seed", "1",
+            "--checkpoint-every", "2", *extra]
+
+
+def wait_for_mid_layer_checkpoint(out, proc, timeout=240):
+    """Poll until a checkpoint taken in the middle of a layer (after the first) exists."""
+    path = os.path.join(out, "checkpoint.pkl")
+    end = time.time() + timeout
+    while time.time() < end and proc.poll() is None:
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                state = pickle.load(f)
+            if state.layer_started and state.layer_pos >= 1 and state.layer_evals > 0:
+                return state
+        time.sleep(0.02)
+    raise AssertionError("the run ended before a mid-layer checkpoint was seen")
+
+
+def results(out):
+    summary = json.load(open(os.path.join(out, "summary.json")))
+    masks = np.load(os.path.join(out, "masks.npz"))
+    return {k: v for k, v in summary.items() if k not in VOLATILE}, {k: masks[k] for k in masks.files}
+
+
+def assert_same(a, b):
+    (sa, ma), (sb, mb) = a, b
+    strip = lambda s: {**s, "layers": [{k: v for k, v in layer.items() if k not in VOLATILE} for layer in s["layers"]]}
+    assert strip(sa) == strip(sb)
+    assert ma.keys() == mb.keys() and all(np.array_equal(ma[k], mb[k]) for k in ma)
+
+
+def history_without_time(out):
+    rows = open(os.path.join(out, "history.csv")).read().splitlines()
+    return [",".join(r.split(",")[:11]) for r in rows]
+
+
+@pytest.mark.parametrize("algorithm", ["sa", "ga"])
+def test_sigkill_mid_layer_then_resume_equals_the_uninterrupted_run(algorithm, model_file, mnist_path, tmp_path):
+    full, killed = tmp_path / "full", tmp_path / "killed"
+    subprocess.run(command(model_file, mnist_path, algorithm, full), check=True, capture_output=True, timeout=600)
+    proc = subprocess.Popen(command(model_file, mnist_path, algorithm, killed), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    seen = wait_for_mid_layer_checkpoint(str(killed), proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "summary.json").exists()
+    done = subprocess.run([sys.executable, "-m", "evoprune", "prune", "--resume", str(killed), "--no-progress"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    resumes = json.load(open(killed / "run.json"))["resumes"]
+    assert len(resumes) == 1 and resumes[0]["evaluations"] >= seen.evaluations > 1  # loaded, not a fresh start
+    assert_same(results(full), results(killed))
+    assert history_without_time(full) == history_without_time(killed)  # no row lost or doubled
+
+
+def test_ctrl_c_with_two_workers_stops_cleanly_and_resumes(model_file, mnist_path, tmp_path):
+    full, stopped = tmp_path / "full", tmp_path / "stopped"
+    workers = ("--executor", "process", "--workers", "2")
+    subprocess.run(command(model_file, mnist_path, "ga", full), check=True, capture_output=True, timeout=600)
+    proc = subprocess.Popen(command(model_file, mnist_path, "ga", stopped, *workers), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    wait_for_mid_layer_checkpoint(str(stopped), proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert "Traceback" not in err and err.strip().count("\n") == 0, err
+    assert "--resume" in err
+    done = subprocess.run([sys.executable, "-m", "evoprune", "prune", "--resume", str(stopped), "--no-progress",
+                           *workers], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert_same(results(full), results(stopped))
