@@ -18,7 +18,8 @@ TOLERANCE = 1e-5  # largest relative loss difference allowed between the three w
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--data", required=True, help="MNIST .npz (Keras layout) or IDX folder; the 10,000 test images are scored")
+    p.add_argument("--data", required=True,
+                   help="MNIST .npz (Keras layout) or IDX folder; its 10,000 test images are scored")
     p.add_argument("--model", help="a .keras model; default: train LeNet-5 here (adam 0.005, 15 epochs)")
     p.add_argument("--masks-per-layer", type=int, default=100, help="distinct masks per prunable layer (default 100)")
     p.add_argument("--naive-sample", type=int, default=10, help="masks per layer timed the study's way (default 10)")
@@ -29,6 +30,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.masks_per_layer < 2 or not 1 <= args.naive_sample <= args.masks_per_layer or args.batch < 1:
         p.error("need --masks-per-layer >= 2, 1 <= --naive-sample <= --masks-per-layer and --batch >= 1")
     return args
+
+
+def machine_load() -> str:
+    """Load average, and on Linux the share of the last 10 s some task waited for a CPU."""
+    text = "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
+    try:
+        with open("/proc/pressure/cpu") as f:
+            some = f.readline().split()[1].split("=")[1]
+        return f"{text}, CPU pressure {some} %"
+    except (OSError, IndexError):
+        return text
 
 
 class Report:
@@ -174,7 +186,7 @@ def main(argv=None) -> int:
     onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset (on by default on x86)")
     out(f"evoprune bench: python {platform.python_version()}, tensorflow {tf.__version__}, keras {keras.__version__}, "
         f"numpy {np.__version__}, {os.cpu_count()} cores, TF_ENABLE_ONEDNN_OPTS {onednn}, XLA off")
-    out(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())} (other work on the machine skews timings)")
+    out(f"at start: {machine_load()} (other work on the machine skews timings)")
 
     d = prepare("mnist", args.data, Split(args.seed, 0.2))
     x, y = d.x_test, d.y_test
@@ -185,7 +197,8 @@ def main(argv=None) -> int:
         model = models.build_lenet5()
         start = time.perf_counter()
         models.train(model, d.x_train, d.y_train, d.x_val, d.y_val,
-                     models.TrainConfig(epochs=15, optimizer="adam", learning_rate=0.005, seed=args.seed), progress=False)
+                     models.TrainConfig(epochs=15, optimizer="adam", learning_rate=0.005, seed=args.seed),
+                     progress=False)
         described = (f"LeNet-5 trained here (adam 0.005, 15 epochs, {len(d.x_train)} images, seed {args.seed}, "
                      f"{time.perf_counter() - start:.0f} s)")
     specs = models.prunable_layers(model)
@@ -213,8 +226,10 @@ def main(argv=None) -> int:
     out(f"one-off costs: evaluator start-up (b) {single.startup * 1e3:.0f} ms, (c) {batched.startup * 1e3:.0f} ms; "
         "a layer's first call (tracing, its prefix, oneDNN set-up) is in '1st call'")
     out()
-    out(f"(a) set_weights + model.evaluate per mask; (b) engine, 1 mask per call; (c) engine, {args.batch} masks per call.")
-    out("ev/s: evaluations per second after the layer's first call; 'all in': over all the layer's masks, first call included;")
+    out(f"(a) set_weights + model.evaluate per mask; (b) engine, 1 mask per call; "
+        f"(c) engine, {args.batch} masks per call.")
+    out("ev/s: evaluations per second after the layer's first call; "
+        "'all in': over all the layer's masks, first call included;")
     out("x(a): ratio to (a)'s evaluations per second.")
     out(f"{'layer':<8}{'weights':>8}{'(a) ev/s':>10}{'(b) ev/s':>10}{'x(a)':>7}{'all in':>8}{'x(a)':>7}{'1st call':>10}"
         f"{'(c) ev/s':>10}{'x(a)':>7}{'all in':>8}{'x(a)':>7}{'1st call':>10}")
@@ -231,7 +246,8 @@ def main(argv=None) -> int:
     row = f"{'overall':<8}{sum(s.size for s in specs):>8}{n_all / a_total:>10.2f}"
     for run in (single, batched):
         steady = sum(run.layers[s.name]["steady"] * K for s in specs)
-        row += f"{n_all / steady:>10.1f}{a_total / steady:>7.1f}{n_all / run.total:>8.1f}{a_total / run.total:>7.1f}{'':>10}"
+        row += f"{n_all / steady:>10.1f}{a_total / steady:>7.1f}"
+        row += f"{n_all / run.total:>8.1f}{a_total / run.total:>7.1f}{'':>10}"
     out(row)
     out(f"whole workload ({n_all} evaluations): (a) {a_total:.1f} s estimated from its sample, "
         f"(b) {single.total:.1f} s measured, (c) {batched.total:.1f} s measured (one-off costs included)")
@@ -241,7 +257,8 @@ def main(argv=None) -> int:
     pack, mutate = main_process_costs(specs, rate, args.seed)
     out("main process per mask (not in the times above): pack a Python bit list -> bytes, beside (b)'s evaluation")
     for s in specs:
-        out(f"  {s.name:<8}{s.size:>7} bits: pack {pack[s.name] * 1e6:8.0f} us   evaluation {single.layers[s.name]['steady'] * 1e3:7.1f} ms")
+        evaluation = single.layers[s.name]["steady"]
+        out(f"  {s.name:<8}{s.size:>7} bits: pack {pack[s.name] * 1e6:8.0f} us   evaluation {evaluation * 1e3:7.1f} ms")
     largest = max(specs, key=lambda s: s.size)
     out(f"  flip-bit mutation (indpb {rate}, the default rate0) of a 48,000-bit list: {mutate * 1e3:.1f} ms   "
         f"(evaluation of {largest.name}, {largest.size} bits: {single.layers[largest.name]['steady'] * 1e3:.1f} ms)")
@@ -254,12 +271,13 @@ def main(argv=None) -> int:
     ac = compare(a_scores, c_scores, specs)
     bc = compare(b_scores, c_scores, specs)
     identical = b_scores == c_scores
-    out(f"agreement: (a)/(b) {ab[1]} masks, max relative loss difference {ab[0]:.2e}, correct counts differing {ab[2]}; "
+    out(f"agreement: (a)/(b) {ab[1]} masks, max relative loss difference {ab[0]:.2e}, "
+        f"correct counts differing {ab[2]}; "
         f"(a)/(c) {ac[1]} masks, {ac[0]:.2e}, {ac[2]}; (b)/(c) {bc[1]} masks, {bc[0]:.2e}, {bc[2]}"
         f"{' (bit-for-bit identical)' if identical else ''}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
     out(f"peak memory (ru_maxrss): {peak:.0f} MiB")
-    out(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    out(f"at end: {machine_load()}")
     ok = all(r[0] <= TOLERANCE and r[2] == 0 for r in (ab, ac, bc)) and identical
     if not ok:
         out(f"FAILED: the three ways disagree beyond relative {TOLERANCE} or in correct counts, "

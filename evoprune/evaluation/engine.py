@@ -53,7 +53,9 @@ class MaskEvaluator:
         self._x = np.asarray(x, dtype=np.float32)
         self._y = np.asarray(y).reshape(-1).astype(np.int32)
         if len(self._x) != len(self._y) or not len(self._y):
-            raise ValueError(f"need one label per image and at least one image: got {len(self._x)} images, {len(self._y)} labels")
+            raise ValueError(
+                f"need one label per image and at least one image: got {len(self._x)} images, {len(self._y)} labels"
+            )
         self.n = len(self._y)
         self.chunk_size = chunk_size
         self.cache_keys = cache_keys
@@ -210,7 +212,8 @@ class MaskEvaluator:
         else:
             masks = [[unpack_mask(p, specs[0]) for p in candidates]]
         return [
-            tf.constant(np.stack([self._masked(s.name, m) for m in layer_masks])) for s, layer_masks in zip(specs, masks)
+            tf.constant(np.stack([self._masked(s.name, m) for m in layer_masks]))
+            for s, layer_masks in zip(specs, masks)
         ]
 
     def _masked_kernels(self, names: Sequence[str], masks: dict) -> list:

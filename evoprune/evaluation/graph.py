@@ -89,7 +89,7 @@ def _loss_and_matches(y, out):
     return loss, keras.metrics.sparse_categorical_accuracy(y, out)
 
 
-def compile_scorer(forward: Callable, varying_vars: list, fixed_vars: list, input_shape, chunk: int):
+def compile_scorer(forward: Callable, varying_vars: list, fixed_vars: list, input_shape: tuple, chunk: int) -> Callable:
     """A compiled function scoring G candidates on chunked inputs.
 
     `forward(h)` runs the model (or its tail) on one chunk inside a StatelessScope that maps
@@ -132,7 +132,7 @@ def compile_scorer(forward: Callable, varying_vars: list, fixed_vars: list, inpu
     return score
 
 
-def compile_prefix(layers: list, fixed_vars: list, input_shape, chunk: int):
+def compile_prefix(layers: list, fixed_vars: list, input_shape: tuple, chunk: int) -> Callable:
     """A compiled function running `layers`, with masked kernels for `fixed_vars`, on chunked inputs:
     (inputs (n_chunks, chunk, *input_shape), [kernel]) -> outputs (n_chunks, chunk, ...)."""
     tf = import_tensorflow()

@@ -69,7 +69,7 @@ def run_ga(tiny_model, small_mnist, out, executor, workers=None, **options):
     x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
     config = SearchConfig(budget=60, seed=3, population=6, elite=1, tournament=3)
     return prune(tiny_model, x_val, y_val, x_te, y_te, "ga", config, out=str(out), executor=executor,
-                 workers=workers, executor_options=options, progress=False)
+                 workers=workers, executor_options=options, progress=False, x_train=x_tr, y_train=y_tr)
 
 
 @pytest.fixture(scope="module")
