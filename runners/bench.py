@@ -25,6 +25,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--naive-sample", type=int, default=10, help="masks per layer timed the study's way (default 10)")
     p.add_argument("--batch", type=int, default=10, help="candidates per call in (c), the GA's batch (default 10)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--executors", default="serial,process:1,process:2,ray:2",
+                   help="executors to time on GA-sized batches of conv2 and fc1 ('none' to skip)")
     p.add_argument("--output", default=str(REPO / "results" / "bench.txt"), help="where the report is also written")
     args = p.parse_args(argv)
     if args.masks_per_layer < 2 or not 1 <= args.naive_sample <= args.masks_per_layer or args.batch < 1:
@@ -135,6 +137,48 @@ class Engine:
     @property
     def total(self) -> float:
         return self.startup + sum(v["total"] for v in self.layers.values())
+
+
+def _peak_mib(_=None) -> float:
+    """This process's peak resident memory in MiB (run inside each worker)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def time_executors(out, model, x, y, specs, masks, batch: int, names: str) -> None:
+    """(d) The same batches through every executor: start-up, evaluations per second, peak memory per worker."""
+    from evoprune import masks as M
+    from evoprune.evaluation import Context
+    from evoprune.executors import make_executor
+    from evoprune.problem import EvaluateMasks, PruningProblem
+
+    layers = [s for s in specs if s.name in ("conv2", "fc1")] or specs[:2]
+    problem = PruningProblem.from_model(model, x, y)
+    out(f"(d) executors: {batch} masks per map call, {sum(len(masks[s.name]) for s in layers)} masks of "
+        f"{', '.join(s.name for s in layers)}; results compared with the serial executor's")
+    out(f"{'executor':<12}{'start-up':>10}{'ev/s':>8}{'x serial':>9}{'peak MiB per worker':>22}  identical")
+    reference, serial_rate = None, None
+    for spec in names.split(","):
+        name, _, workers = spec.partition(":")
+        ex = make_executor(name, int(workers) if workers else None)
+        with ex:
+            start = time.perf_counter()
+            ex.start(problem)
+            ex.map(_peak_mib, [None] * (ex.workers if name != "serial" else 1))  # waits for every worker
+            startup = time.perf_counter() - start
+            results, start = [], time.perf_counter()
+            for s in layers:
+                task = EvaluateMasks(problem.token, Context.make(M.full_masks(specs), s.name))
+                packed = [np.packbits(m.reshape(-1)) for m in masks[s.name]]
+                for i in range(0, len(packed), batch):
+                    results += [(r.loss, r.correct) for r in ex.map(task, packed[i: i + batch])]
+            rate = len(results) / (time.perf_counter() - start)
+            peaks = ex.map(_peak_mib, [None] * (ex.workers if name != "serial" else 1))
+        reference = reference or results
+        serial_rate = serial_rate or rate
+        out(f"{spec:<12}{startup:>9.1f}s{rate:>8.1f}{rate / serial_rate:>9.2f}"
+            f"{' / '.join(f'{p:.0f}' for p in peaks):>22}  {'yes' if results == reference else 'NO'}")
+    problem.uninstall()
+    out()
 
 
 def compare(first: dict, second: dict, specs) -> tuple[float, int, int]:
@@ -263,6 +307,9 @@ def main(argv=None) -> int:
     out(f"  flip-bit mutation (indpb {rate}, the default rate0) of a 48,000-bit list: {mutate * 1e3:.1f} ms   "
         f"(evaluation of {largest.name}, {largest.size} bits: {single.layers[largest.name]['steady'] * 1e3:.1f} ms)")
     out()
+
+    if args.executors != "none":
+        time_executors(out, model, x, y, specs, masks, args.batch, args.executors)
 
     a_scores = {s.name: naive[s.name]["scores"] for s in specs}
     b_scores = {s.name: single.layers[s.name]["scores"] for s in specs}

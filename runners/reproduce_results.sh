@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Regenerate the reference results in results/ with the code as it stands (about an hour on 2 cores).
+#   bash runners/reproduce_results.sh [PATH/TO/mnist-5k.npz]
+# Baselines are trained by `evoprune compare` and cached in results/.baselines/ (ignored by git).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MNIST=${1:-../shared/data/mnist/mnist-5k.npz}
+R=results
+
+# Issue 6: the study's SA and GA (--preset study), 3 seeds, on the 5k MNIST file and on the full
+# Fashion-MNIST; the study's absolute loss thresholds sit below both baselines' test loss, so each
+# comparison is repeated with thresholds relative to the baseline loss.
+evoprune compare --algorithms sa,ga --seeds 3 --preset study --data "$MNIST" --out $R/study-mnist5k --no-progress
+evoprune compare --algorithms sa,ga --seeds 3 --preset study --relative-threshold --data "$MNIST" \
+    --out $R/study-mnist5k-relative --no-progress
+evoprune compare --algorithms sa,ga --seeds 3 --preset study --dataset fashion_mnist --epochs 20 \
+    --out $R/study-fashion --no-progress
+evoprune compare --algorithms sa,ga --seeds 3 --preset study --relative-threshold --dataset fashion_mnist \
+    --epochs 20 --out $R/study-fashion-relative --no-progress
+
+# Issue 7: evoprune's own search (accuracy floor δ fixed before the runs, informed moves), 3 seeds,
+# 1,000 evaluations, no retraining; then one-shot magnitude/saliency/reconstruction beside every result.
+evoprune compare --algorithms sa,ga --seeds 3 --data "$MNIST" --out $R/search-mnist5k --no-progress
+evoprune compare --algorithms sa,ga --seeds 3 --set delta=0.0025 --data "$MNIST" \
+    --out $R/search-mnist5k-delta0.25 --no-progress
+MODEL=$(python -c "import json; print(json.load(open('$R/search-mnist5k/compare.json'))['model'])")
+python runners/versus_baselines.py --model "$MODEL" --data "$MNIST" \
+    --runs $R/search-mnist5k $R/search-mnist5k-delta0.25 --out $R/search-mnist5k-versus
