@@ -80,8 +80,9 @@ def greedy_damage(kernel: np.ndarray, moments: np.ndarray) -> np.ndarray:
     `Σ_{i∈P} w_i a_i`; its mean square `w_Pᵀ E[a aᵀ]_P w_P` counts cross terms, so weights
     whose contributions cancel (a sigmoid network's inputs have large positive means) can go
     together. A weight's score is the unit's damage when the greedy order reaches it,
-    relative to the unit's whole signal `E[(w·a)²]`, so scores compare across units and layers.
-    Cost: O(inputs² × outputs) per layer.
+    relative to the unit's whole signal `E[(w·a)²]` (so scores compare across units and
+    layers), made strictly increasing along that order: any threshold then prunes a prefix
+    of each unit's greedy order, never half of a cancelling pair. Cost: O(inputs² × outputs).
     """
     W = kernel.reshape(-1, kernel.shape[-1]).astype(np.float64)
     n_in, n_out = W.shape
@@ -90,16 +91,17 @@ def greedy_damage(kernel: np.ndarray, moments: np.ndarray) -> np.ndarray:
     power = np.maximum(np.einsum("ij,ik,kj->j", W, moments, W), 1e-30)
     cross = np.zeros_like(W)       # (E[a aᵀ] w_P) per unit: the pruned set's cross terms
     pruned = np.zeros(W.shape, bool)
-    damage, score = np.zeros(n_out), np.zeros_like(W)
+    damage, level, score = np.zeros(n_out), np.zeros(n_out), np.zeros_like(W)
     for _ in range(n_in):
         step = W * W * diag + 2.0 * W * cross
         step[pruned] = np.inf
         i = np.argmin(step, axis=0)
         damage += step[i, cols]
-        score[i, cols] = damage / power
+        level = np.maximum(damage / power, level * (1 + 1e-9) + 1e-300)  # the running maximum, strictly rising
+        score[i, cols] = level
         pruned[i, cols] = True
         cross += moments[:, i] * W[i, cols][None, :]
-    return score.reshape(kernel.shape).astype(np.float32)
+    return score.reshape(kernel.shape)
 
 
 def reconstruction(model, specs: Sequence[LayerSpec], x: np.ndarray) -> Scores:

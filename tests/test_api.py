@@ -1,0 +1,59 @@
+"""A small end-to-end search through the API: the files, exact budgets, and figures Keras agrees with."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from evoprune import SearchConfig, make_config, prune
+from evoprune.masks import load_masks
+from evoprune.models import evaluate, load_model, prunable_layers
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def run(tiny_model, small_mnist, tmp_path_factory):
+    x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
+    out = tmp_path_factory.mktemp("run")
+    result = prune(tiny_model, x_val, y_val, x_te, y_te, "ga", SearchConfig(budget=150, seed=2), out=str(out),
+                   progress=False, x_train=x_tr, y_train=y_tr)
+    return result, out
+
+
+def test_files_and_exact_budget(run):
+    result, out = run
+    for f in ("history.csv", "summary.json", "run.json", "masks.npz", "pruned.keras"):
+        assert (out / f).exists(), f
+    assert not (out / "checkpoint.pkl").exists()          # a finished run leaves nothing to resume
+    s = json.loads((out / "summary.json").read_text())
+    assert s["evaluations"] == 150 == s["budget"]
+    assert len((out / "history.csv").read_text().splitlines()) > 5
+    assert json.loads((out / "run.json").read_text())["config"]["seed"] == 2
+
+
+def test_summary_agrees_with_keras_and_evaluate_command(run, tiny_model, small_mnist, mnist_path, tmp_path):
+    result, out = run
+    x_te, y_te = small_mnist[4], small_mnist[5]
+    pruned = load_model(str(out / "pruned.keras"))
+    loss, acc = evaluate(pruned, x_te, y_te)
+    assert acc == result.summary["final_accuracy"] and loss == pytest.approx(result.summary["final_loss"], rel=1e-6)
+    masks = load_masks(str(out / "masks.npz"), prunable_layers(tiny_model))
+    for s in prunable_layers(pruned):
+        assert np.all(pruned.layers[s.index].kernel.numpy()[~masks[s.name]] == 0)
+
+
+def test_the_floor_holds_on_validation(run):
+    result, _ = run
+    s = result.summary
+    assert s["search_final_accuracy"] >= s["search_baseline_accuracy"] - 0.005 - 1e-12
+    assert s["sparsity_global"] > 0.05                     # and it did prune
+
+
+def test_study_preset_makes_exactly_its_budget(tiny_model, small_mnist):
+    x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
+    for algorithm in ("sa", "ga"):
+        config = make_config("study", budget=130, eval_set="validation")
+        r = prune(tiny_model, x_val, y_val, x_te, y_te, algorithm, config, progress=False)
+        assert r.summary["evaluations"] == 130
