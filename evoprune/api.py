@@ -9,11 +9,12 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from . import models
-from . import checkpoint, importance
+from . import checkpoint, export, front, importance
 from .algorithms import algorithm_class, importance_for
 from .config import SearchConfig
 from .errors import ConfigError
 from .executors import make_executor
+from .finetune import finetune_report
 from .masks import Masks, sparsity_global, sparsity_layer_mean
 from .problem import EvaluateMasks, PruningProblem
 from .progress import LayerProgress
@@ -21,7 +22,8 @@ from .results import io
 from .results.history import HistoryWriter
 from .results.manifest import environment, now
 
-RUN_FILES = ("history.csv", "summary.json", "run.json", "masks.npz", "pruned.keras", "checkpoint.pkl")
+RUN_FILES = ("history.csv", "summary.json", "run.json", "masks.npz", "pruned.keras", "checkpoint.pkl",
+             "pruned.sparse.npz", "finetuned.keras", "finetuned.sparse.npz", front.FRONT_CSV, front.FRONT_MASKS)
 
 
 @dataclass
@@ -32,6 +34,8 @@ class PruneResult:
     pruned_model: object
     summary: dict
     out: str | None
+    front: list[dict] | None = None  # a multi-objective search's front.csv rows
+    finetuned_model: object = None
 
 
 def check_out(out: str, force: bool = False) -> list[str]:
@@ -66,7 +70,7 @@ def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray,
           customize: Callable | None = None, run_info: dict | None = None,
           x_train: np.ndarray | None = None, y_train: np.ndarray | None = None,
           checkpoint_every: int = 25, resume: bool = False, scores: dict | None = None,
-          callbacks: Sequence = ()) -> PruneResult:
+          callbacks: Sequence = (), finetune_epochs: int = 0) -> PruneResult:
     """Search pruning masks for `model` with `algorithm`, deciding on (x_search, y_search), reporting on the test set.
 
     `executor` ("serial", "process" or "ray") decides where evaluations run, with `workers`
@@ -77,6 +81,9 @@ def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray,
     with a checkpoint after every layer and every `checkpoint_every` steps; `resume=True`
     continues the run in `out` from its last checkpoint, exactly as if it had not stopped.
     `scores` passes precomputed importance scores; `callbacks` are more `Callback`s.
+    With `finetune_epochs` > 0 the pruned model is then fine-tuned on (x_train, y_train) with its
+    masks held fixed (finetuned.keras, `finetune` in summary.json). NSGA-II also writes its front
+    (front.csv with test figures computed after the search, front_masks.npz).
     """
     config = config or SearchConfig()
     cls = algorithm_class(algorithm)
@@ -85,6 +92,8 @@ def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray,
     kind = importance_for(algorithm, config)
     if kind in ("saliency", "reconstruction") and x_train is None:
         raise ConfigError(f"{kind} importance needs the training images (x_train, y_train)")
+    if finetune_epochs > 0 and x_train is None:
+        raise ConfigError("fine-tuning needs the training images (x_train, y_train)")
     state, run = None, None
     if resume:
         state, run = _resume_state(out)
@@ -120,14 +129,25 @@ def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray,
     summary = summarize(model, specs, state, algorithm, config, x_test, y_test)
     pruned = models.clone(model)
     models.apply_masks(pruned, state.masks)
+    front_rows, tuned = None, None
+    if hasattr(search, "front"):  # a multi-objective search: its whole front, test figures for reporting only
+        front_rows = front.report(model, search.front(), state.masks, x_test, y_test, out)
+        summary["front_points"] = len(front_rows)
+    summary["export"] = export.export_sizes(model, pruned, out)
+    if finetune_epochs > 0:
+        tuned, summary["finetune"] = finetune_report(model, state.masks, x_train, y_train, x_test, y_test,
+                                                     finetune_epochs)
+        summary["finetune"]["export"] = export.export_sizes(model, tuned, out, "finetuned")
     if out is not None:
         io.save_npz(os.path.join(out, "masks.npz"), state.masks)
         io.save_keras(os.path.join(out, "pruned.keras"), pruned)
+        if tuned is not None:
+            io.save_keras(os.path.join(out, "finetuned.keras"), tuned)
         io.write_json(os.path.join(out, "summary.json"), summary)
         run.update(finished=now(), executor_events=run.get("executor_events", []) + getattr(ex, "events", []))
         io.write_json(os.path.join(out, "run.json"), run)
         os.remove(os.path.join(out, checkpoint.CHECKPOINT))  # the run is complete: nothing to resume
-    return PruneResult(state.masks, pruned, summary, out)
+    return PruneResult(state.masks, pruned, summary, out, front_rows, tuned)
 
 
 def _resume_state(out: str | None):

@@ -4,12 +4,13 @@ from __future__ import annotations
 from ..errors import ConfigError
 from .base import HISTORY_FIELDS, Callback, LayerwiseSearch, SearchState
 from .ga import GeneticAlgorithm
+from .nsga2 import NSGA2
 from .oneshot import Magnitude, MagnitudeLayer, Random, Reconstruction, Saliency
 from .sa import SimulatedAnnealing
 
 ALGORITHMS: dict[str, type[LayerwiseSearch]] = {
     cls.name: cls for cls in (SimulatedAnnealing, GeneticAlgorithm, Magnitude, MagnitudeLayer, Saliency,
-                             Reconstruction, Random)
+                             Reconstruction, Random, NSGA2)
 }
 
 
@@ -29,5 +30,5 @@ def algorithm_class(name: str) -> type[LayerwiseSearch]:
         raise ConfigError(f"unknown algorithm {name!r} (choose from {', '.join(ALGORITHMS)})") from None
 
 
-__all__ = ["ALGORITHMS", "importance_for", "HISTORY_FIELDS", "Callback", "GeneticAlgorithm", "LayerwiseSearch",
+__all__ = ["ALGORITHMS", "importance_for", "HISTORY_FIELDS", "Callback", "GeneticAlgorithm", "LayerwiseSearch", "NSGA2",
            "SearchState", "SimulatedAnnealing", "algorithm_class"]

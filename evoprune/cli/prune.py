@@ -76,13 +76,15 @@ def add_parser(sub) -> None:
     p.add_argument("--out", help="output folder (default runs/<timestamp>)")
     p.add_argument("--resume", metavar="OUT", help="continue the run in OUT from its last checkpoint")
     p.add_argument("--checkpoint-every", type=int, default=25, help="steps between checkpoints (default 25)")
+    p.add_argument("--finetune-epochs", type=int, default=0,
+                   help="then fine-tune the pruned model this many epochs, its masks held fixed (default 0: no)")
     add_search_args(p)
     p.set_defaults(run=run)
 
 
 # What a resumed run takes from its run.json rather than from the command line.
 _RESUMED = ("model", "algorithm", "dataset", "data", "executor", "workers", "ray_address", "checkpoint_every",
-            "preset")
+            "preset", "finetune_epochs")
 
 
 def _resumed_args(args):
@@ -112,6 +114,8 @@ def run(args) -> int:
         args = _resumed_args(args)
     elif not args.model or not args.algorithm:
         raise ConfigError("--model and --algorithm are required (or --resume OUT)")
+    if (args.finetune_epochs or 0) < 0:
+        raise ConfigError(f"--finetune-epochs must be ≥ 0, got {args.finetune_epochs}")
     algorithm_class(args.algorithm)
     options = executor_options(args)
     make_executor(args.executor, args.workers, **options)  # checks the name and worker count
@@ -138,7 +142,8 @@ def run(args) -> int:
         result = prune(model, x_search, y_search, data.x_test, data.y_test, args.algorithm, config, out=out,
                        force=args.force, executor=args.executor, workers=args.workers, executor_options=options,
                        progress=not args.no_progress, run_info=info, x_train=data.x_train,
-                       y_train=data.y_train, checkpoint_every=args.checkpoint_every, resume=bool(args.resume))
+                       y_train=data.y_train, checkpoint_every=args.checkpoint_every, resume=bool(args.resume),
+                       finetune_epochs=args.finetune_epochs or 0)
     except KeyboardInterrupt:
         print(f"evoprune: interrupted; the checkpoint and history in {out} are intact. "
               f"Continue with: evoprune prune --resume {out}", file=sys.stderr)
@@ -147,4 +152,11 @@ def run(args) -> int:
     print(f"{args.algorithm}: test accuracy {s['baseline_accuracy']:.4f} -> {s['final_accuracy']:.4f}, "
           f"sparsity {s['sparsity_layer_mean']:.4f} (layer mean), {s['sparsity_global']:.4f} (global), "
           f"{s['evaluations']} evaluations in {s['seconds']:.1f} s -> {out}")
+    e = s["export"]
+    print(f"weights file {e['original_weights_bytes']} bytes; pruned: gzip {e['pruned_weights_gzip_bytes']}, "
+          f"sparse {e['pruned_sparse_bytes']} bytes (files shrink, Keras inference time does not)")
+    if "finetune" in s:
+        f = s["finetune"]
+        print(f"fine-tuned {f['epochs']} epochs: test accuracy {f['test_accuracy_before']:.4f} -> "
+              f"{f['test_accuracy_after']:.4f} -> {os.path.join(out, 'finetuned.keras')}")
     return 0
