@@ -1,10 +1,11 @@
-"""A synthetic, TensorFlow-free problem: loss grows as important weights are pruned."""
+"""A synthetic, TensorFlow-free problem (loss grows as important weights are pruned) and test callbacks."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
+from evoprune.algorithms.base import Callback
 from evoprune.masks import LayerSpec, unpack
 
 SPECS = [LayerSpec("l0", 0, (6, 5)), LayerSpec("l1", 2, (40,)), LayerSpec("l2", 4, (8, 4))]
@@ -38,3 +39,25 @@ class FakeTask:
             loss += 3.0 * float(imp[~bits].sum() / imp.sum()) ** 2
         acc = max(0.0, 1.0 - loss / 2)
         return Result(loss, acc, int(acc * 1000))
+
+
+class Rows(Callback):
+    """Keeps every history row a search emits."""
+
+    def __init__(self):
+        self.rows = []
+
+    def on_row(self, search, row):
+        self.rows.append(row)
+
+
+class SnapshotAt(Callback):
+    """Snapshots the search's state after its `at`-th step."""
+
+    def __init__(self, at):
+        self.at, self.steps, self.data = at, 0, None
+
+    def on_step_end(self, search):
+        self.steps += 1
+        if self.steps == self.at:
+            self.data = search.snapshot()

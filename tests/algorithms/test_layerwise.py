@@ -7,20 +7,13 @@ import pytest
 from deap import tools
 
 from evoprune.algorithms import GeneticAlgorithm, SimulatedAnnealing
-from evoprune.algorithms.base import Callback
 from evoprune.config import make_config
 
-from .fake_problem import N_LAYERS, SPECS, FakeTask
+from .fake_problem import N_LAYERS, SPECS, FakeTask, Rows, SnapshotAt
 
 ALGOS = [SimulatedAnnealing, GeneticAlgorithm]
 
 
-class Rows(Callback):
-    def __init__(self):
-        self.rows = []
-
-    def on_row(self, search, row):
-        self.rows.append(row)
 
 
 def make(cls, budget=120, seed=0, base_loss=0.05, sent=None, callbacks=(), state=None, preset="study",
@@ -99,15 +92,6 @@ def test_operator_swap_takes_effect():
 
 @pytest.mark.parametrize("cls", ALGOS)
 def test_saved_state_continues_identically(cls):
-    class SnapshotAt(Callback):
-        def __init__(self, at):
-            self.at, self.steps, self.data = at, 0, None
-
-        def on_step_end(self, search):
-            self.steps += 1
-            if self.steps == self.at:
-                self.data = search.snapshot()
-
     full_rows = Rows()
     full = make(cls, callbacks=[full_rows]).run()
     snap = SnapshotAt(len(full_rows.rows) // 2)

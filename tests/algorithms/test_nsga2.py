@@ -5,8 +5,8 @@ from functools import partial
 import numpy as np
 import pytest
 
-from algorithms.fake_problem import N_LAYERS, SPECS, FakeTask, Result
-from evoprune.algorithms import NSGA2, Callback
+from .fake_problem import N_LAYERS, SPECS, FakeTask, Result, Rows, SnapshotAt
+from evoprune.algorithms import NSGA2
 from evoprune.config import make_config
 from evoprune.masks import unpack
 
@@ -32,12 +32,6 @@ class FakeWholeTask(FakeTask):
         return Result(loss, acc, int(acc * 1000))
 
 
-class Rows(Callback):
-    def __init__(self):
-        self.rows = []
-
-    def on_row(self, search, row):
-        self.rows.append(row)
 
 
 def make(budget=150, seed=0, sent=None, callbacks=(), state=None, scores=None, **cfg):
@@ -110,15 +104,6 @@ def test_same_seed_same_front_other_seed_other_front():
 
 
 def test_saved_state_continues_identically():
-    class SnapshotAt(Callback):
-        def __init__(self, at):
-            self.at, self.steps, self.data = at, 0, None
-
-        def on_step_end(self, search):
-            self.steps += 1
-            if self.steps == self.at:
-                self.data = search.snapshot()
-
     full_rows, snap = Rows(), SnapshotAt(5)
     full = make(callbacks=[full_rows]).run()
     make(callbacks=[snap]).run()
