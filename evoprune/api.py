@@ -146,7 +146,9 @@ def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray,
         io.write_json(os.path.join(out, "summary.json"), summary)
         run.update(finished=now(), executor_events=run.get("executor_events", []) + getattr(ex, "events", []))
         io.write_json(os.path.join(out, "run.json"), run)
-        os.remove(os.path.join(out, checkpoint.CHECKPOINT))  # the run is complete: nothing to resume
+        done = os.path.join(out, checkpoint.CHECKPOINT)
+        if os.path.exists(done):  # the run is complete: nothing to resume
+            os.remove(done)
     return PruneResult(state.masks, pruned, summary, out, front_rows, tuned)
 
 
