@@ -12,30 +12,15 @@ import tempfile
 import numpy as np
 
 from . import models
-from ._tf import import_keras
 from .results import io
 
 NOTE = ("unstructured sparsity shrinks files, not Keras inference time: pruned weights are zeros inside dense "
         "kernels, and Keras still multiplies by them")
 
 
-def uncompiled(model):
-    """A copy of `model` with its weights and no optimizer.
-
-    A compiled model's files also hold the optimizer's variables (Adam's moments triple them),
-    and both `keras.models.clone_model` and `model_from_json` compile the copy like the original.
-    """
-    keras = import_keras()
-    config = keras.saving.serialize_keras_object(model)
-    config.pop("compile_config", None)  # deserializing it would compile (and build an optimizer) again
-    copy = keras.saving.deserialize_keras_object(config)
-    copy.set_weights(model.get_weights())
-    return copy
-
-
 def weights_file(model, path: str) -> int:
     """Write `model`'s weights (no optimizer state) as a Keras `.weights.h5` file; returns its size in bytes."""
-    uncompiled(model).save_weights(path)
+    models.clone(model).save_weights(path)  # weights only: no optimizer state
     return os.path.getsize(path)
 
 

@@ -7,7 +7,6 @@ import numpy as np
 
 from . import models
 from ._tf import import_keras
-from .export import uncompiled
 from .masks import sparsity_global
 
 # The fine-tuning recipe: Adam at 1e-3, batches of 128, the last epoch kept (no selection on
@@ -78,4 +77,4 @@ def finetune_report(model, masks: Mapping[str, np.ndarray], x_train: np.ndarray,
               "sparsity_global": sparsity_global(masks), "pruned_weights_nonzero": nonzero}
     if x_val is not None:
         report["val_accuracy_last_epoch"] = float(history.history["val_accuracy"][-1])
-    return uncompiled(tuned), report
+    return models.clone(tuned), report  # a copy without the optimizer, for a small file

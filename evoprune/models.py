@@ -143,9 +143,15 @@ def apply_masks(model, masks: Mapping[str, np.ndarray], original: Mapping[str, n
 
 
 def clone(model):
-    """An independent copy of `model` with the same weights."""
+    """An independent, uncompiled copy of `model` with the same weights.
+
+    Uncompiled, so a saved copy holds no optimizer state: `keras.models.clone_model` would
+    compile the copy like the original, and Adam's moments triple a model file.
+    """
     keras = import_keras()
-    copy = keras.models.clone_model(model)
+    config = keras.saving.serialize_keras_object(model)
+    config.pop("compile_config", None)  # deserializing it would compile (and build an optimizer) again
+    copy = keras.saving.deserialize_keras_object(config)
     copy.set_weights(model.get_weights())
     return copy
 

@@ -21,7 +21,7 @@ def test_sizes_are_the_sizes_of_the_files_written(tiny_model, tmp_path):
     sizes = export.export_sizes(tiny_model, pruned, str(tmp_path))
     for label, model in (("original", tiny_model), ("pruned", pruned)):
         path = str(tmp_path / f"{label}.weights.h5")
-        export.uncompiled(model).save_weights(path)
+        models.clone(model).save_weights(path)
         assert sizes[f"{label}_weights_bytes"] == os.path.getsize(path)
         with open(path, "rb") as f:
             assert sizes[f"{label}_weights_gzip_bytes"] == len(gzip.compress(f.read(), compresslevel=9, mtime=0))
@@ -45,7 +45,7 @@ def test_optimizer_state_is_not_counted(tiny_model, small_mnist, tmp_path):
     trained = models.clone(tiny_model)
     models.compile_model(trained, "adam", 1e-3)
     trained.fit(small_mnist[0][:64], small_mnist[1][:64], epochs=1, verbose=0)  # builds Adam's moments
-    plain = export.uncompiled(trained)
+    plain = models.clone(trained)
     assert not plain.compiled
     assert export.weights_file(trained, str(tmp_path / "a.weights.h5")) == \
         export.weights_file(plain, str(tmp_path / "b.weights.h5"))
