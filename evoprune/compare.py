@@ -65,7 +65,8 @@ def _convert(item: str, text: str, kind: type):
             return flags[text.lower()]
     else:
         try:
-            return kind(text)
+            # a pair such as init_sparsities is written "0.3,0.9"
+            return tuple(float(v) for v in text.split(",")) if kind is tuple else kind(text)
         except ValueError:
             pass
     raise ConfigError(f"--set {item}: expected a value of type {kind.__name__}, got {text!r}")
