@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import time
 
+import numpy as np
+
 from . import models
 from .data import ENV_VAR, PreparedData, Split, prepare
 from .errors import ConfigError
@@ -58,9 +60,12 @@ def data_for(baseline: dict | None, dataset: str | None = None, path: str | None
 
 
 def search_data(data: PreparedData, eval_set: str) -> tuple[np.ndarray, np.ndarray]:
-    """The images a search decides on: the validation split (default) or the test set (the study)."""
+    """The images a search decides on: training and validation images pooled (default), the validation split
+    alone, or the test set (the study's protocol)."""
     if eval_set == "test":
         return data.x_test, data.y_test
+    if eval_set == "train+validation":
+        return np.concatenate([data.x_train, data.x_val]), np.concatenate([data.y_train, data.y_val])
     if len(data.y_val) == 0:
         raise ConfigError("the validation split is empty: train with --val-fraction > 0 or use --eval-set test")
     return data.x_val, data.y_val

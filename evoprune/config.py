@@ -6,6 +6,9 @@ from dataclasses import asdict, dataclass, fields, replace
 from .errors import ConfigError
 
 
+EVAL_SETS = ("train+validation", "validation", "test")
+
+
 @dataclass(frozen=True)
 class SearchConfig:
     """Every setting of a search. The defaults are evoprune's own search; `--preset study` is the study's."""
@@ -20,7 +23,7 @@ class SearchConfig:
     loss_to_warmup: float = 1.0     # study objective: warm-up loss allowance
     relative_threshold: bool = False
     # how candidates are made
-    importance: str = "reconstruction"  # scores guiding starts and moves: reconstruction, magnitude, saliency, none
+    importance: str = "magnitude"   # scores guiding starts and moves: magnitude, reconstruction, saliency, none
     moves: str = "informed"         # informed: prune unimportant / restore important bits; study: the study's
     restore: float = 0.5            # informed moves restore this many bits per bit pruned
     focus: float = 4.0              # how strongly informed moves follow the ranking
@@ -42,7 +45,10 @@ class SearchConfig:
     # first generation already spans the trade-off instead of crowding around one sparsity.
     init_sparsities: tuple[float, float] = (0.3, 0.95)
     stall_limit: int = 50           # a layer ends after this many steps in a row that needed no new evaluation
-    eval_set: str = "validation"    # data the search decides on: "validation" (default) or "test" (study)
+    # Data the search decides on. The default pools the training images with the validation split:
+    # 1,000 validation images resolve accuracy to about ±0.5 point, and masks pushed to a floor
+    # measured on them alone lost 1.4-2.5 points on held-out images. "test" is the study's protocol.
+    eval_set: str = "train+validation"
 
     def to_dict(self) -> dict:
         """The settings as JSON has them (tuples as lists), so a run.json compares equal to them."""
@@ -66,9 +72,9 @@ class SearchConfig:
                 raise ConfigError(f"--{name.replace('_', '-')} must be in [0, 1], got {v}")
         if self.t0 <= 0:
             raise ConfigError(f"the initial temperature (--t0) must be > 0, got {self.t0}")
-        for name, choices in (("objective", ("floor", "study")), ("importance", ("reconstruction", "magnitude", "saliency", "none")),
+        for name, choices in (("objective", ("floor", "study")), ("importance", ("magnitude", "reconstruction", "saliency", "none")),
                               ("moves", ("informed", "study")), ("start", ("informed", "study")),
-                              ("layer_budget", ("weights", "equal")), ("eval_set", ("validation", "test"))):
+                              ("layer_budget", ("weights", "equal")), ("eval_set", EVAL_SETS)):
             if getattr(self, name) not in choices:
                 raise ConfigError(f"--{name.replace('_', '-')} must be one of {', '.join(choices)}, "
                                   f"got {getattr(self, name)!r}")

@@ -61,7 +61,7 @@ def run_searches(args, model, data, scores) -> tuple[dict, float]:
     fronts = {}
     for kind in args.searches.split(","):
         config = make_config(None, budget=args.budget, population=args.population, rate0=args.rate0,
-                             importance=kind, seed=args.seed)
+                             importance=kind, seed=args.seed, eval_set="validation")
         run_dir = os.path.join(args.out, f"run-{kind}")
         result = prune(model, data.x_val, data.y_val, data.x_test, data.y_test, "nsga2", config, out=run_dir,
                        force=args.force, progress=False, x_train=data.x_train, y_train=data.y_train,

@@ -5,6 +5,7 @@ import os
 import sys
 import time
 
+from ..config import EVAL_SETS
 from ..errors import ConfigError
 from .common import add_data_args, check_model_file
 
@@ -27,9 +28,9 @@ def add_search_args(p) -> None:
                    help="floor: most global sparsity with accuracy ≥ baseline − delta (default); study: the study's cost")
     p.add_argument("--delta", type=float, help="floor objective: allowed accuracy drop, e.g. 0.005 = half a point")
     p.add_argument("--loss-weight", type=float,
-                   help="floor objective: how much global sparsity one unit of validation loss is worth")
-    p.add_argument("--importance", choices=("reconstruction", "magnitude", "saliency", "none"),
-                   help="scores guiding starts and moves (default reconstruction)")
+                   help="floor objective: how much global sparsity one unit of search-set loss is worth")
+    p.add_argument("--importance", choices=("magnitude", "reconstruction", "saliency", "none"),
+                   help="scores guiding starts and moves (default magnitude)")
     p.add_argument("--moves", choices=("informed", "study"), help="informed: prune and restore by importance")
     p.add_argument("--start", choices=("informed", "study"), help="informed: start from the importance mask")
     p.add_argument("--start-sparsity", type=float, help="global sparsity of the informed start (default 0.6)")
@@ -39,8 +40,8 @@ def add_search_args(p) -> None:
     p.add_argument("--loss-to-warmup", type=float, help="warm-up loss allowance (default 1.0)")
     p.add_argument("--relative-threshold", action="store_true", default=None,
                    help="loss thresholds relative to the baseline loss instead of absolute")
-    p.add_argument("--eval-set", choices=("validation", "test"),
-                   help="data the search decides on (default validation; the study preset uses test)")
+    p.add_argument("--eval-set", choices=EVAL_SETS,
+                   help="data the search decides on (default train+validation; the study preset uses test)")
     p.add_argument("--executor", default="serial", help=f"where evaluations run: {', '.join(EXECUTORS)}")
     p.add_argument("--workers", type=int, help="worker processes for pool executors (default: one per core)")
     p.add_argument("--ray-address", help="address of a running Ray cluster (HOST:PORT) for --executor ray")
