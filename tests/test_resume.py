@@ -82,8 +82,11 @@ def test_ctrl_c_with_two_workers_stops_cleanly_and_resumes(model_file, mnist_pat
     full, stopped = tmp_path / "full", tmp_path / "stopped"
     workers = ("--executor", "process", "--workers", "2")
     subprocess.run(command(model_file, mnist_path, "ga", full), check=True, capture_output=True, timeout=600)
+    # A shell's background job starts with SIGINT ignored, and Python keeps an inherited SIG_IGN:
+    # give the run the default disposition so Ctrl-C reaches it however the suite was started.
     proc = subprocess.Popen(command(model_file, mnist_path, "ga", stopped, *workers), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     wait_for_mid_layer_checkpoint(str(stopped), proc)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
