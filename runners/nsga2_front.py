@@ -55,6 +55,7 @@ def pick(rows: list[dict], target: float) -> int:
 def run_searches(args, model, data, scores) -> tuple[dict, float]:
     """One NSGA-II run per importance in --searches: {importance: (front rows, front masks)}, unpruned test accuracy."""
     from evoprune.api import prune
+    from evoprune.baseline import search_data
     from evoprune.config import make_config
     from evoprune.front import read_front
 
@@ -63,8 +64,9 @@ def run_searches(args, model, data, scores) -> tuple[dict, float]:
         config = make_config(None, budget=args.budget, population=args.population, rate0=args.rate0,
                              importance=kind, seed=args.seed, eval_set="validation")
         run_dir = os.path.join(args.out, f"run-{kind}")
-        result = prune(model, data.x_val, data.y_val, data.x_test, data.y_test, "nsga2", config, out=run_dir,
-                       force=args.force, progress=False, x_train=data.x_train, y_train=data.y_train,
+        # The images follow the recorded eval_set, so run.json cannot name other data than was searched.
+        result = prune(model, *search_data(data, config.eval_set), data.x_test, data.y_test, "nsga2", config,
+                       out=run_dir, force=args.force, progress=False, x_train=data.x_train, y_train=data.y_train,
                        scores=scores[kind], run_info={"model": os.path.abspath(args.model),
                                                       "runner": "runners/nsga2_front.py"})
         fronts[kind] = read_front(run_dir)
