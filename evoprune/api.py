@@ -86,7 +86,7 @@ def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray,
     (front.csv with test figures computed after the search, front_masks.npz).
     """
     config = config or SearchConfig()
-    cls = algorithm_class(algorithm)
+    cls = algorithm_class(algorithm, config)
     specs = models.prunable_layers(model)
     config.validate(algorithm, len(specs))
     kind = importance_for(algorithm, config)

@@ -7,6 +7,8 @@ from .errors import ConfigError
 
 
 EVAL_SETS = ("train+validation", "validation", "test")
+SCOPES = ("layers", "model")
+SCOPED_ALGORITHMS = ("sa", "ga")  # the searches `scope` applies to (NSGA-II is whole-model, one-shot rules layer-wise)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,9 @@ class SearchConfig:
     # NSGA-II: the initial population's global sparsities, evenly spread over this range, so the
     # first generation already spans the trade-off instead of crowding around one sparsity.
     init_sparsities: tuple[float, float] = (0.3, 0.95)
+    # layers: one layer at a time in model order, finished layers fixed (the study's); model: one
+    # genome holding every layer's mask, ranked and moved across layers at once (NSGA-II always is).
+    scope: str = "model"
     stall_limit: int = 50           # a layer ends after this many steps in a row that needed no new evaluation
     # Data the search decides on. The default pools the training images with the validation split:
     # 1,000 validation images resolve accuracy to about ±0.5 point, and masks pushed to a floor
@@ -63,6 +68,10 @@ class SearchConfig:
             raise ConfigError(f"unknown setting(s) {', '.join(unknown)}")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
+    def units(self, algorithm: str, n_layers: int) -> int:
+        """How many units `algorithm` searches one after another: each layer, or one whole-model genome."""
+        return 1 if self.scope == "model" and algorithm in SCOPED_ALGORITHMS else n_layers
+
     def validate(self, algorithm: str, n_layers: int) -> "SearchConfig":
         """Raise ConfigError with one readable line for any impossible setting."""
         for name in ("rate0", "crossover", "init_zero_share", "delta", "restore", "start_sparsity", "sparsity",
@@ -74,7 +83,8 @@ class SearchConfig:
             raise ConfigError(f"the initial temperature (--t0) must be > 0, got {self.t0}")
         for name, choices in (("objective", ("floor", "study")), ("importance", ("magnitude", "reconstruction", "saliency", "none")),
                               ("moves", ("informed", "study")), ("start", ("informed", "study")),
-                              ("layer_budget", ("weights", "equal")), ("eval_set", EVAL_SETS)):
+                              ("layer_budget", ("weights", "equal")), ("eval_set", EVAL_SETS),
+                              ("scope", SCOPES)):
             if getattr(self, name) not in choices:
                 raise ConfigError(f"--{name.replace('_', '-')} must be one of {', '.join(choices)}, "
                                   f"got {getattr(self, name)!r}")
@@ -92,9 +102,9 @@ class SearchConfig:
             if not 1 <= self.tournament <= self.population:
                 raise ConfigError(f"tournament size ({self.tournament}) must be between 1 and the population "
                                   f"({self.population})")
-            needed = self.population * n_layers + 1  # one population per layer, plus the baseline
+            needed = self.population * self.units(algorithm, n_layers) + 1  # one population per unit, plus the baseline
         else:
-            needed = n_layers + 1  # one evaluation per layer, plus the baseline
+            needed = self.units(algorithm, n_layers) + 1  # one evaluation per unit, plus the baseline
         if self.budget < needed:
             raise ConfigError(
                 f"--budget {self.budget} is too small for {algorithm} on {n_layers} layers (at least {needed})"
@@ -107,7 +117,7 @@ class SearchConfig:
 PRESETS: dict[str, dict] = {
     "study": dict(budget=1000, objective="study", loss_to_warmup=1.0, relative_threshold=False,
                   importance="none", moves="study", start="study", rate0=0.15, t0=1.0, population=12, elite=2,
-                  tournament=5, crossover=0.9, layer_budget="equal", eval_set="test"),
+                  tournament=5, crossover=0.9, layer_budget="equal", scope="layers", eval_set="test"),
 }
 
 

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-import numpy as np
-
 from . import importance, models
 from .api import test_figures
 from .data import PreparedData

@@ -12,6 +12,9 @@ from .errors import EvopruneError
 Masks = dict[str, np.ndarray]
 """One boolean array per prunable layer (True = keep), shaped like its kernel, in model order."""
 
+WHOLE = "all"
+"""The name of the pseudo-layer a whole-model search searches: every prunable layer's mask in one genome."""
+
 
 @dataclass(frozen=True)
 class LayerSpec:

@@ -18,7 +18,7 @@ class LayerProgress(Callback):
             return
         st = search.state
         self.bar = tqdm(total=st.layer_budget, initial=st.layer_evals, unit="eval", leave=True,
-                        desc=f"{search.name} {search.spec.name} [{st.layer_pos + 1}/{len(search.specs)}]")
+                        desc=f"{search.name} {search.unit_label}")
 
     def on_row(self, search, row: dict) -> None:
         if self.bar is None and self.enabled:  # a run resumed in the middle of a layer

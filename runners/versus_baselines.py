@@ -21,7 +21,7 @@ KINDS = ("magnitude", "saliency", "reconstruction")
 
 def read_csv(path: str) -> list[dict]:
     with open(path, newline="") as f:
-        return [{k: (v if k in ("importance", "run", "algorithm", "search_set") else float(v)) for k, v in row.items()}
+        return [{k: (v if k in ("importance", "run", "algorithm", "scope", "search_set") else float(v)) for k, v in row.items()}
                 for row in csv.DictReader(f)]
 
 
@@ -54,7 +54,7 @@ def measure(args) -> None:
             s = json.load(open(path))
             config = json.load(open(os.path.join(os.path.dirname(path), "run.json")))["config"]
             row = {"run": os.path.relpath(os.path.dirname(path), args.out), "algorithm": s["algorithm"],
-                   "delta": config["delta"], "search_set": config["eval_set"],
+                   "scope": config["scope"], "delta": config["delta"], "search_set": config["eval_set"],
                    "sparsity": s["sparsity_global"], "baseline_accuracy": s["baseline_accuracy"],
                    "search_accuracy": s["final_accuracy"]}
             for k in KINDS:  # each baseline pruned to exactly this run's global sparsity
@@ -79,10 +79,10 @@ def report(out: str) -> None:
         ax.plot([r["sparsity"] * 100 for r in pts], [r["test_accuracy"] * 100 for r in pts], style, color="grey",
                 label=f"{k} (one-shot)")
     groups = {key: [r for r in versus if _group(r) == key] for key in sorted({_group(r) for r in versus})}
-    for (algorithm, search_set, delta), marker in zip(groups, "os^Dv<>pP*"):
-        pts = groups[algorithm, search_set, delta]
+    for key, marker in zip(groups, "os^Dv<>pP*"):
+        pts = groups[key]
         ax.scatter([r["sparsity"] * 100 for r in pts], [r["search_accuracy"] * 100 for r in pts], marker=marker,
-                   s=45, zorder=3, label=f"{algorithm}, δ = {delta * 100:g} pt on {search_set} ({len(pts)} seeds)")
+                   s=45, zorder=3, label=f"{_label(key)} ({len(pts)} seeds)")
     ax.axhline(base * 100, color="black", lw=0.8)
     ax.axhline((base - 0.01) * 100, color="black", lw=0.8, ls="--", label="baseline − 1 point")
     ax.set(xlabel="Global sparsity (% of prunable weights removed)", ylabel="Test accuracy (%)",
@@ -95,23 +95,24 @@ def report(out: str) -> None:
     reached = {k: reach([r for r in curves if r["importance"] == k], base) for k in KINDS}
     lines = [f"Baseline test accuracy {base * 100:.2f} %. Highest global sparsity within 1.0 point (grid of 2.5 %): "
              + ", ".join(f"{k} {reached[k] * 100:.1f} %" for k in KINDS) + ".", "",
-             "Per search (algorithm, the set its floor is measured on, δ): the mean over seeds and the worst seed "
+             "Per search (algorithm, scope, δ, the set its floor is measured on): the mean over seeds and the worst seed "
              "(largest test-accuracy drop); the one-shot columns are each rule pruned to every seed's own "
              "sparsity, averaged.", "",
              "| search | seeds | global sparsity | test drop (pt), mean | worst seed's drop | "
              + " | ".join(f"{k} drop, same sparsity" for k in KINDS) + " |",
              "|---|---|---|---|---|" + "---|" * len(KINDS)]
-    for (algorithm, search_set, delta), pts in groups.items():
+    for group, pts in groups.items():
         def drop(key, rows=pts):
             return sum(base - r[key] for r in rows) / len(rows) * 100
-        lines.append(f"| {algorithm}, δ = {delta * 100:g} pt on {search_set} | {len(pts)} | "
+        lines.append(f"| {_label(group)} | {len(pts)} | "
                      f"{sum(r['sparsity'] for r in pts) / len(pts) * 100:.2f} % | {drop('search_accuracy'):.2f} | "
                      f"{max(base - r['search_accuracy'] for r in pts) * 100:.2f} | "
                      + " | ".join(f"{drop(f'{k}_accuracy'):.2f}" for k in KINDS) + " |")
-    lines += ["", "Every run:", "", "| run | search set | δ (pt) | global sparsity | search | "
-              + " | ".join(KINDS) + " |", "|---|---|---|---|---|" + "---|" * len(KINDS)]
+    lines += ["", "Every run:", "", "| run | scope | search set | δ (pt) | global sparsity | search | "
+              + " | ".join(KINDS) + " |", "|---|---|---|---|---|---|" + "---|" * len(KINDS)]
     for r in versus:
-        lines.append(f"| {r['run']} | {r['search_set']} | {r['delta'] * 100:g} | {r['sparsity'] * 100:.2f} % | "
+        lines.append(f"| {r['run']} | {r['scope']} | {r['search_set']} | {r['delta'] * 100:g} | "
+                     f"{r['sparsity'] * 100:.2f} % | "
                      f"{r['search_accuracy'] * 100:.2f} % | "
                      + " | ".join(f"{r[f'{k}_accuracy'] * 100:.2f} %" for k in KINDS) + " |")
     with open(os.path.join(out, "versus.md"), "w") as f:
@@ -119,7 +120,13 @@ def report(out: str) -> None:
 
 
 def _group(row: dict) -> tuple:
-    return row["algorithm"], row["search_set"], row["delta"]
+    return row["algorithm"], row["scope"], row["delta"], row["search_set"]
+
+
+def _label(group: tuple) -> str:
+    algorithm, scope, delta, search_set = group
+    how = "whole model" if scope == "model" else "layer by layer"
+    return f"{algorithm}, {how}, δ = {delta * 100:g} pt on {search_set}"
 
 
 def main(argv=None) -> int:

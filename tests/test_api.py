@@ -1,7 +1,5 @@
 """A small end-to-end search through the API: the files, exact budgets, and figures Keras agrees with."""
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest

@@ -27,8 +27,11 @@ def files(tiny_model, tmp_path_factory):
 CASES = {
     "unknown algorithm": (["--algorithm", "tabu"], "unknown algorithm 'tabu'"),
     "unknown executor": (["--executor", "gpu-farm"], "unknown executor 'gpu-farm'"),
-    "sa budget too small": (["--budget", "3"], "--budget 3 is too small for sa"),
-    "ga budget too small": (["--algorithm", "ga", "--budget", "20"], "--budget 20 is too small for ga"),
+    "sa budget too small": (["--budget", "1"], "--budget 1 is too small for sa"),
+    "ga budget too small": (["--algorithm", "ga", "--budget", "12"], "--budget 12 is too small for ga"),
+    "layer-wise budget too small": (["--scope", "layers", "--budget", "3"], "--budget 3 is too small for sa"),
+    "layer-wise ga budget too small": (["--algorithm", "ga", "--scope", "layers", "--budget", "20"],
+                                       "--budget 20 is too small for ga"),
     "population not above elite": (["--algorithm", "ga", "--population", "2", "--elite", "2"], "population (2)"),
     "tournament above population": (["--algorithm", "ga", "--tournament", "20"], "tournament size (20)"),
     "rate outside [0, 1]": (["--rate0", "-0.1"], "--rate0 must be in [0, 1]"),

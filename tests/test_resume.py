@@ -27,15 +27,18 @@ def command(model_file, mnist_path, algorithm, out, *extra):
             "--checkpoint-every", "2", *extra]
 
 
-def wait_for_mid_layer_checkpoint(out, proc, timeout=240):
-    """Poll until a checkpoint taken in the middle of a layer (after the first) exists."""
+def wait_for_mid_layer_checkpoint(out, proc, after_layer=0, timeout=240):
+    """Poll until a checkpoint taken in the middle of a pass, past layer `after_layer`, exists.
+
+    A layer-wise run is caught after its first layer; a whole-model run (one pass) a few steps in.
+    """
     path = os.path.join(out, "checkpoint.pkl")
     end = time.time() + timeout
     while time.time() < end and proc.poll() is None:
         if os.path.exists(path):
             with open(path, "rb") as f:
                 state = pickle.load(f)
-            if state.layer_started and state.layer_pos >= 1 and state.layer_evals > 0:
+            if state.layer_started and state.layer_pos >= after_layer and state.layer_evals > 2:
                 return state
         time.sleep(0.02)
     raise AssertionError("the run ended before a mid-layer checkpoint was seen")
@@ -60,12 +63,16 @@ def history_without_time(out):
 
 
 @pytest.mark.parametrize("algorithm", ["sa", "ga"])
-def test_sigkill_mid_layer_then_resume_equals_the_uninterrupted_run(algorithm, model_file, mnist_path, tmp_path):
+@pytest.mark.parametrize("scope", ["layers", "model"])
+def test_sigkill_mid_layer_then_resume_equals_the_uninterrupted_run(algorithm, scope, model_file, mnist_path,
+                                                                     tmp_path):
     full, killed = tmp_path / "full", tmp_path / "killed"
-    subprocess.run(command(model_file, mnist_path, algorithm, full), check=True, capture_output=True, timeout=600)
-    proc = subprocess.Popen(command(model_file, mnist_path, algorithm, killed), stdout=subprocess.DEVNULL,
+    scoped = ("--scope", scope)
+    subprocess.run(command(model_file, mnist_path, algorithm, full, *scoped), check=True, capture_output=True,
+                   timeout=600)
+    proc = subprocess.Popen(command(model_file, mnist_path, algorithm, killed, *scoped), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    seen = wait_for_mid_layer_checkpoint(str(killed), proc)
+    seen = wait_for_mid_layer_checkpoint(str(killed), proc, after_layer=1 if scope == "layers" else 0)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (killed / "summary.json").exists()
@@ -81,13 +88,15 @@ def test_sigkill_mid_layer_then_resume_equals_the_uninterrupted_run(algorithm, m
 def test_ctrl_c_with_two_workers_stops_cleanly_and_resumes(model_file, mnist_path, tmp_path):
     full, stopped = tmp_path / "full", tmp_path / "stopped"
     workers = ("--executor", "process", "--workers", "2")
-    subprocess.run(command(model_file, mnist_path, "ga", full), check=True, capture_output=True, timeout=600)
+    layerwise = ("--scope", "layers")  # stopped between layers' checkpoints as well as within one
+    subprocess.run(command(model_file, mnist_path, "ga", full, *layerwise), check=True, capture_output=True,
+                   timeout=600)
     # A shell's background job starts with SIGINT ignored, and Python keeps an inherited SIG_IGN:
     # give the run the default disposition so Ctrl-C reaches it however the suite was started.
-    proc = subprocess.Popen(command(model_file, mnist_path, "ga", stopped, *workers), stdout=subprocess.PIPE,
+    proc = subprocess.Popen(command(model_file, mnist_path, "ga", stopped, *layerwise, *workers), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    wait_for_mid_layer_checkpoint(str(stopped), proc)
+    wait_for_mid_layer_checkpoint(str(stopped), proc, after_layer=1)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130

@@ -132,9 +132,8 @@ class LayerwiseSearch(ABC):
         st = self.state
         st.layer_pos, st.layer_started = 0, True
         self._bind_layer()
-        ind = individual_from_mask(st.masks[self.spec.name])
         # The unpruned model is the first evaluation of the budget (and SA's first starting point).
-        (res,) = self._run_masks([ind])
+        (res,) = self._run_masks([self.current_individual()])
         st.baseline = st.current = res
         st.layer_started = False
         self._make_objective()
@@ -195,24 +194,44 @@ class LayerwiseSearch(ABC):
         self._total = sum(s.size for s in self.specs)
 
     def _end_layer(self) -> None:
-        st, spec = self.state, self.spec
+        st = self.state
         best = self.chosen()
         if best is not None:
-            st.masks[spec.name] = mask_from_individual(best, spec.shape)
+            st.masks.update(self.masks_of(best))
             st.current = best.result
         else:
-            self.record(None, event="no_feasible_mask: layer keeps its previous mask")
-        kept = int(np.count_nonzero(st.masks[spec.name]))
-        layer = {"name": spec.name, "index": spec.index, "kernel_size": spec.size, "weights_kept": kept,
-                 "sparsity": 1.0 - kept / spec.size, "feasible_found": best is not None,
-                 "evaluations": st.layer_evals, "search_accuracy": st.current.accuracy,
+            self.record(None, event="no_feasible_mask: the searched masks stay as they were")
+        found = {"feasible_found": best is not None, "search_accuracy": st.current.accuracy,
                  "search_loss": st.current.loss}
-        st.layers.append(layer)
-        st.layer_pos += 1
+        finished, ended = self._finished_layers(found)
+        st.layers += finished
+        st.layer_pos += len(finished)
         st.layer_started = False
         st.algo = {}
         for cb in self.callbacks:  # after the bookkeeping: a checkpoint taken here is consistent
-            cb.on_layer_end(self, layer)
+            cb.on_layer_end(self, ended)
+
+    def _finished_layers(self, found: dict) -> tuple[list[dict], dict]:
+        """The summary entries of the layers this pass finished, and the one the callbacks get."""
+        st, spec = self.state, self.spec
+        kept = int(np.count_nonzero(st.masks[spec.name]))
+        layer = {"name": spec.name, "index": spec.index, "kernel_size": spec.size, "weights_kept": kept,
+                 "sparsity": 1.0 - kept / spec.size, **found, "evaluations": st.layer_evals}
+        return [layer], layer
+
+    # ----- the searched unit: one layer's mask here, every layer's in `WholeModel` -----
+    @property
+    def unit_label(self) -> str:
+        """What the searched genome covers, for progress bars."""
+        return f"{self.spec.name} [{self.state.layer_pos + 1}/{len(self.specs)}]"
+
+    def current_individual(self):
+        """The individual of the masks the search holds now (the searched layer's)."""
+        return individual_from_mask(self.state.masks[self.spec.name])
+
+    def masks_of(self, individual) -> dict[str, np.ndarray]:
+        """The layer masks an individual encodes."""
+        return {self.spec.name: mask_from_individual(individual, self.spec.shape)}
 
     # ----- evaluation -----
     def sparsities(self, individual) -> tuple[float, float]:

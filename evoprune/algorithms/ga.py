@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from deap import tools
 
-from ..genome import individual_from_mask
 from ..operators import adaptive_rate
 from .base import LayerwiseSearch
 
@@ -32,7 +31,7 @@ class GeneticAlgorithm(LayerwiseSearch):
         if self.informed_start():
             # Importance masks around the start sparsity, and the layer's current mask, which
             # is feasible whenever the layers before it ended feasible.
-            pop = [individual_from_mask(st.masks[self.spec.name])] + tb.population(n=self.config.population - 1)
+            pop = [self.current_individual()] + tb.population(n=self.config.population - 1)
         else:
             pop = tb.population(n=self.config.population, zero_share=st.algo["zero_share"])
         self.evaluate(pop)

@@ -5,7 +5,6 @@ import math
 
 import numpy as np
 
-from ..genome import individual_from_mask
 from ..operators import adaptive_rate
 from .base import LayerwiseSearch
 
@@ -28,7 +27,7 @@ class SimulatedAnnealing(LayerwiseSearch):
     name = "sa"
 
     def begin_layer(self) -> None:
-        current = individual_from_mask(self.state.masks[self.spec.name])
+        current = self.current_individual()
         self.evaluate([current])  # a cache hit: the previous layer's result
         start = current
         if self.informed_start():

@@ -5,7 +5,7 @@ import os
 import sys
 import time
 
-from ..config import EVAL_SETS
+from ..config import EVAL_SETS, SCOPES
 from ..errors import ConfigError
 from .common import add_data_args, check_model_file
 
@@ -18,8 +18,8 @@ def add_search_args(p) -> None:
     p.add_argument("--preset", choices=sorted(PRESETS), help="study: the reference study's settings and protocol")
     add_data_args(p)
     p.add_argument("--budget", type=int, help="evaluations to make in all (default 1000)")
-    p.add_argument("--rate0", type=float, help="initial mutation rate (default 0.15)")
-    p.add_argument("--t0", type=float, help="SA initial temperature (default 1.0)")
+    p.add_argument("--rate0", type=float, help="initial mutation rate (default 0.02; the study preset 0.15)")
+    p.add_argument("--t0", type=float, help="SA initial temperature (default 0.002; the study preset 1.0)")
     p.add_argument("--population", type=int, help="GA population (default 12)")
     p.add_argument("--elite", type=int, help="GA elite size (default 2)")
     p.add_argument("--tournament", type=int, help="GA tournament size (default 5)")
@@ -34,8 +34,11 @@ def add_search_args(p) -> None:
     p.add_argument("--moves", choices=("informed", "study"), help="informed: prune and restore by importance")
     p.add_argument("--start", choices=("informed", "study"), help="informed: start from the importance mask")
     p.add_argument("--start-sparsity", type=float, help="global sparsity of the informed start (default 0.6)")
+    p.add_argument("--scope", choices=SCOPES,
+                   help="SA and GA: model searches one genome of every layer's mask (default); "
+                        "layers searches one layer at a time, in model order (the study)")
     p.add_argument("--layer-budget", choices=("weights", "equal"),
-                   help="budget shares per layer: ∝ sqrt(kernel size) (default) or equal (the study)")
+                   help="scope layers: budget shares per layer ∝ sqrt(kernel size) (default) or equal (the study)")
     p.add_argument("--sparsity", type=float, help="one-shot baselines: target global sparsity")
     p.add_argument("--loss-to-warmup", type=float, help="warm-up loss allowance (default 1.0)")
     p.add_argument("--relative-threshold", action="store_true", default=None,
@@ -64,7 +67,7 @@ def search_config(args, seed: int | None):
                        crossover=args.crossover, loss_to_warmup=args.loss_to_warmup, objective=args.objective,
                        delta=args.delta, loss_weight=args.loss_weight, importance=args.importance, moves=args.moves, start=args.start,
                        start_sparsity=args.start_sparsity, layer_budget=args.layer_budget, sparsity=args.sparsity,
-                       relative_threshold=args.relative_threshold, eval_set=args.eval_set)
+                       relative_threshold=args.relative_threshold, eval_set=args.eval_set, scope=args.scope)
 
 
 def add_parser(sub) -> None:

@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from ..config import SearchConfig, make_config
+from ..masks import WHOLE
 from . import io
 from .history import read_history
 
@@ -149,11 +150,16 @@ def layer_table(runs: Sequence[Run]) -> dict[str, Table]:
 
 
 def layer_costs(run: Run) -> dict[str, float]:
-    """Each layer's final cost: the lowest feasible cost its search recorded (the mask it kept), else NaN."""
-    best: dict[str, float] = {name: math.nan for name in layer_names([run])}
+    """Each layer's final cost: the lowest feasible cost its search recorded (the mask it kept), else NaN.
+
+    A whole-model search's rows (layer "all") served every layer, so its cost is each layer's.
+    """
+    names = layer_names([run])
+    best: dict[str, float] = {name: math.nan for name in names}
     for row in run.history():
         if row["feasible"] == "1":
-            best[row["layer"]] = float(np.fmin(best[row["layer"]], float(row["cost"])))  # fmin skips the NaN
+            for name in names if row["layer"] == WHOLE else [row["layer"]]:
+                best[name] = float(np.fmin(best[name], float(row["cost"])))  # fmin skips the NaN
     return best
 
 
@@ -229,7 +235,7 @@ def describe(out: str, runs: Sequence[Run]) -> list[str]:
               ", ".join(f"{a}: {b}" for a, b in budgets.items()) + " evaluations per run")
     lines += [f"- **Budget**: {budget}; **preset**: {info.get('preset') or 'none'}; "
               f"**search set**: {data.get('search_set', runs[0].summary.get('eval_set', '?'))}",
-              f"- **Seeds**: " + "; ".join(f"{a}: {', '.join(str(r.seed) for r in rs)}"
+              "- **Seeds**: " + "; ".join(f"{a}: {', '.join(str(r.seed) for r in rs)}"
                                              for a, rs in by_algorithm(runs).items())]
     settings = _settings(runs)
     if settings:

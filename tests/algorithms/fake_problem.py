@@ -10,6 +10,7 @@ from evoprune.masks import LayerSpec, unpack
 
 SPECS = [LayerSpec("l0", 0, (6, 5)), LayerSpec("l1", 2, (40,)), LayerSpec("l2", 4, (8, 4))]
 N_LAYERS = 6
+TOTAL = sum(s.size for s in SPECS)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,25 @@ class FakeTask:
         return Result(loss, acc, int(acc * 1000))
 
 
+class FakeWholeTask(FakeTask):
+    """toolbox.evaluate for whole-model genomes: the fake problem's loss of each layer's slice."""
+
+    def __call__(self, packed):
+        assert self.context.layer is None and not self.context.fixed
+        if self.sent is not None:
+            self.sent.append(packed.tobytes())
+        return self.result(unpack(packed, TOTAL))
+
+    def result(self, genome: np.ndarray) -> Result:
+        loss, at = self.base_loss, 0
+        for s in SPECS:
+            imp = self.importance[s.name]
+            loss += 3.0 * float(imp[~genome[at: at + s.size]].sum() / imp.sum()) ** 2
+            at += s.size
+        acc = max(0.0, 1.0 - loss / 2)
+        return Result(loss, acc, int(acc * 1000))
+
+
 class Rows(Callback):
     """Keeps every history row a search emits."""
 
@@ -61,3 +81,31 @@ class SnapshotAt(Callback):
         self.steps += 1
         if self.steps == self.at:
             self.data = search.snapshot()
+
+
+def resumes_identically(make, at: int | None = None):
+    """Snapshot a search made by `make(callbacks=…, state=…)` mid-run, continue it, and check it matches.
+
+    The snapshot is taken after step `at` (default: half the uninterrupted run's rows). Returns
+    the snapshotted state, for checks of where it was taken.
+    """
+    import random
+
+    from evoprune.algorithms.base import LayerwiseSearch
+
+    full_rows = Rows()
+    full = make(callbacks=[full_rows]).run()
+    snap = SnapshotAt(at or len(full_rows.rows) // 2)
+    make(callbacks=[snap]).run()
+    assert snap.data is not None
+    random.seed(999)  # whatever happened meanwhile to Python's generator must not matter
+    state = LayerwiseSearch.restore(snap.data)
+    taken = LayerwiseSearch.restore(snap.data)
+    resumed_rows = Rows()
+    resumed = make(callbacks=[resumed_rows], state=state).run()
+    assert resumed.evaluations == full.evaluations and resumed.history_rows == full.history_rows
+    assert all(np.array_equal(full.masks[k], resumed.masks[k]) for k in full.masks)
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+    assert strip(full_rows.rows[-len(resumed_rows.rows):]) == strip(resumed_rows.rows)
+    return taken
+

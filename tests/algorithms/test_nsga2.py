@@ -1,37 +1,13 @@
 """NSGA-II on whole-model genomes: a non-dominated front, budget and cache, reported point, seeds, state, files."""
-import random
 from functools import partial
 
 import numpy as np
 import pytest
 
-from .fake_problem import N_LAYERS, SPECS, FakeTask, Result, Rows, SnapshotAt
+from .fake_problem import N_LAYERS, SPECS, TOTAL, FakeWholeTask, Rows, resumes_identically
 from evoprune.algorithms import NSGA2
 from evoprune.config import make_config
 from evoprune.masks import unpack
-
-TOTAL = sum(s.size for s in SPECS)
-
-
-class FakeWholeTask(FakeTask):
-    """toolbox.evaluate for whole-model genomes: the fake problem's loss of each layer's slice."""
-
-    def __call__(self, packed):
-        assert self.context.layer is None and not self.context.fixed
-        if self.sent is not None:
-            self.sent.append(packed.tobytes())
-        return self.result(unpack(packed, TOTAL))
-
-    def result(self, genome: np.ndarray) -> Result:
-        loss, at = self.base_loss, 0
-        for s in SPECS:
-            imp = self.importance[s.name]
-            loss += 3.0 * float(imp[~genome[at: at + s.size]].sum() / imp.sum()) ** 2
-            at += s.size
-        acc = max(0.0, 1.0 - loss / 2)
-        return Result(loss, acc, int(acc * 1000))
-
-
 
 
 def make(budget=150, seed=0, sent=None, callbacks=(), state=None, scores=None, **cfg):
@@ -104,17 +80,7 @@ def test_same_seed_same_front_other_seed_other_front():
 
 
 def test_saved_state_continues_identically():
-    full_rows, snap = Rows(), SnapshotAt(5)
-    full = make(callbacks=[full_rows]).run()
-    make(callbacks=[snap]).run()
-    random.seed(999)  # whatever happened meanwhile to Python's generator must not matter
-    resumed_rows = Rows()
-    state = NSGA2.restore(snap.data)
-    resumed = make(callbacks=[resumed_rows], state=state).run()
-    assert resumed.evaluations == full.evaluations and resumed.history_rows == full.history_rows
-    assert all(np.array_equal(full.masks[k], resumed.masks[k]) for k in full.masks)
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
-    assert strip(full_rows.rows[-len(resumed_rows.rows):]) == strip(resumed_rows.rows)
+    resumes_identically(make, at=5)
 
 
 def test_population_must_suit_the_dominance_tournament():

@@ -1,0 +1,110 @@
+"""Whole-model SA and GA (scope "model"): one genome over every layer, global moves, the floor, budget, state."""
+from functools import partial
+
+import numpy as np
+import pytest
+
+from evoprune.algorithms import GeneticAlgorithm, Magnitude, SimulatedAnnealing, WholeModel, algorithm_class
+from evoprune.config import make_config
+from evoprune.errors import ConfigError
+from evoprune.genome import MaskIndividual, bits
+from evoprune.importance import global_threshold_masks
+from evoprune.masks import WHOLE, unpack
+
+from .fake_problem import N_LAYERS, SPECS, TOTAL, FakeTask, FakeWholeTask, Rows, resumes_identically
+
+ALGOS = ["sa", "ga"]
+DELTA = 0.05
+
+
+def true_scores():
+    """The fake problem's own importance of every weight, as importance scores."""
+    imp = FakeTask(None).importance
+    return {s.name: imp[s.name].reshape(s.shape) for s in SPECS}
+
+
+def make(name, budget=150, seed=0, sent=None, callbacks=(), state=None, **cfg):
+    config = make_config(None, budget=budget, seed=seed, population=6, elite=2, tournament=3, delta=DELTA,
+                         start_sparsity=0.3, **cfg)
+    config.validate(name, len(SPECS))
+    cls = algorithm_class(name, config)
+    return cls(SPECS, config, partial(FakeWholeTask, sent=sent), layer_count=N_LAYERS, callbacks=callbacks,
+               state=state, scores=true_scores())
+
+
+def genome(masks):
+    return np.concatenate([np.asarray(masks[s.name]).reshape(-1) for s in SPECS])
+
+
+def test_scope_picks_the_whole_model_form_of_sa_and_ga_only():
+    default = make_config(None)
+    assert default.scope == "model"
+    for name, cls in (("sa", SimulatedAnnealing), ("ga", GeneticAlgorithm)):
+        whole = algorithm_class(name, default)
+        assert issubclass(whole, WholeModel) and issubclass(whole, cls)
+        assert algorithm_class(name, make_config(None, scope="layers")) is cls
+        assert algorithm_class(name, make_config("study")) is cls  # the study searches layer by layer
+    assert algorithm_class("magnitude", default) is Magnitude
+    with pytest.raises(ConfigError, match="--budget 12 is too small for ga"):
+        make_config(None, budget=12, population=12).validate("ga", 5)  # one population, plus the baseline
+    make_config(None, budget=13, population=12).validate("ga", 5)
+    with pytest.raises(ConfigError, match="--scope must be one of"):
+        make_config(None, scope="blocks").validate("sa", 5)
+
+
+@pytest.mark.parametrize("name", ALGOS)
+def test_one_pass_over_every_layer_counts_every_evaluation(name):
+    sent, rows = [], Rows()
+    state = make(name, sent=sent, callbacks=[rows]).run()
+    assert state.evaluations == 150 == len(sent) == len(set(sent))  # repeats come from the cache
+    assert [layer["name"] for layer in state.layers] == [s.name for s in SPECS]
+    assert sum(layer["evaluations"] for layer in state.layers) == 150 - 1  # +1: the baseline
+    assert {r["layer"] for r in rows.rows} == {WHOLE}
+    pruned = [s.name for s in SPECS if not state.masks[s.name].all()]
+    assert len(pruned) == len(SPECS)  # one search pruned in every layer
+
+
+@pytest.mark.parametrize("name", ALGOS)
+def test_the_floor_holds_on_the_search_data_for_the_reported_masks(name):
+    state = make(name).run()
+    again = FakeWholeTask(None).result(genome(state.masks))  # the reported masks, scored afresh
+    assert again == state.current
+    assert again.accuracy >= state.baseline.accuracy - DELTA - 1e-12
+    assert 1.0 - genome(state.masks).sum() / TOTAL > 0.3  # it went past the start
+
+
+def test_the_start_is_the_global_importance_mask():
+    sent = []
+    make("sa", budget=20, sent=sent).run()
+    start = unpack(np.frombuffer(sent[1], np.uint8), TOTAL)  # the first evaluation after the baseline
+    assert np.array_equal(start, genome(global_threshold_masks(true_scores(), 0.3)))
+
+
+def test_moves_prune_and_restore_across_layers_by_global_rank():
+    search = make("sa", budget=20)
+    search.run()
+    ranks = search.toolbox.layer.ranks
+    assert ranks.size == TOTAL
+    rng = np.random.default_rng(0)
+    start = (rng.random(TOTAL) < 0.5).astype(np.uint8)
+    hits_off, hits_on, layers_off = [], [], set()
+    for _ in range(200):
+        ind = MaskIndividual(start.tolist())
+        search.toolbox.mutate(ind, indpb=0.2)
+        b = bits(ind)
+        off, on = np.flatnonzero((start == 1) & (b == 0)), np.flatnonzero((start == 0) & (b == 1))
+        hits_off += ranks[off].tolist()
+        hits_on += ranks[on].tolist()
+        moved = np.zeros(TOTAL, np.uint8)
+        moved[off] = 1
+        layers_off |= {name for name, m in search.masks_of(MaskIndividual(moved.tolist())).items() if m.any()}
+    kept_ranks, pruned_ranks = ranks[start == 1], ranks[start == 0]
+    assert np.mean(hits_off) < kept_ranks.mean() - 0.1    # pruning prefers the globally unimportant
+    assert np.mean(hits_on) > pruned_ranks.mean() + 0.1   # restoring prefers the globally important
+    assert layers_off == {s.name for s in SPECS}          # one genome: moves reach every layer
+
+
+@pytest.mark.parametrize("name", ALGOS)
+def test_saved_state_continues_identically(name):
+    state = resumes_identically(partial(make, name))
+    assert state.layer_started and 0 < state.evaluations < 150  # really mid-pass
