@@ -48,6 +48,12 @@ class SearchState:
     history_rows: int = 0
 
 
+def layer_entry(spec: LayerSpec, kept: int, evaluations: int, found: dict) -> dict:
+    """A finished layer's summary entry: its size, what it kept, what its search found and spent."""
+    return {"name": spec.name, "index": spec.index, "kernel_size": spec.size, "weights_kept": kept,
+            "sparsity": 1.0 - kept / spec.size, **found, "evaluations": evaluations}
+
+
 class Callback:
     """Hooks a search calls as it goes (history writer, progress bar, checkpoints)."""
 
@@ -214,9 +220,7 @@ class LayerwiseSearch(ABC):
     def _finished_layers(self, found: dict) -> tuple[list[dict], dict]:
         """The summary entries of the layers this pass finished, and the one the callbacks get."""
         st, spec = self.state, self.spec
-        kept = int(np.count_nonzero(st.masks[spec.name]))
-        layer = {"name": spec.name, "index": spec.index, "kernel_size": spec.size, "weights_kept": kept,
-                 "sparsity": 1.0 - kept / spec.size, **found, "evaluations": st.layer_evals}
+        layer = layer_entry(spec, int(np.count_nonzero(st.masks[spec.name])), st.layer_evals, found)
         return [layer], layer
 
     # ----- the searched unit: one layer's mask here, every layer's in `WholeModel` -----

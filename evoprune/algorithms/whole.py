@@ -10,7 +10,7 @@ import numpy as np
 from ..genome import MaskIndividual, bits
 from ..masks import WHOLE, LayerSpec, Masks
 from ..toolbox import bind_layer
-from .base import LayerwiseSearch
+from .base import LayerwiseSearch, layer_entry
 
 
 class WholeModel:
@@ -26,11 +26,13 @@ class WholeModel:
 
     def __init__(self, specs, config, task_factory, **kwargs):
         self._bounds = np.cumsum([0] + [s.size for s in specs])  # where each layer sits in the genome
+        # Made once: every scored mask asks for it. It has the last layer's index, so the floor allows the whole δ.
+        self._whole = LayerSpec(WHOLE, max(s.index for s in specs), (int(self._bounds[-1]),))
         super().__init__(specs, config, task_factory, **kwargs)
 
     @property
     def spec(self) -> LayerSpec:
-        return LayerSpec(WHOLE, max(s.index for s in self.specs), (int(self._bounds[-1]),))
+        return self._whole
 
     @property
     def unit_label(self) -> str:
@@ -57,13 +59,9 @@ class WholeModel:
         kept = {s.name: int(np.count_nonzero(st.masks[s.name])) for s in self.specs}
         # One search served every layer: its evaluations are counted once, on the first layer, so
         # the layers' evaluations add up as in a layer-wise run.
-        layers = [{"name": s.name, "index": s.index, "kernel_size": s.size, "weights_kept": kept[s.name],
-                   "sparsity": 1.0 - kept[s.name] / s.size, **found,
-                   "evaluations": st.layer_evals if i == 0 else 0} for i, s in enumerate(self.specs)]
-        whole = {"name": WHOLE, "index": self.spec.index, "kernel_size": self.spec.size,
-                 "weights_kept": sum(kept.values()), "sparsity": 1.0 - sum(kept.values()) / self.spec.size,
-                 **found, "evaluations": st.layer_evals}
-        return layers, whole
+        layers = [layer_entry(s, kept[s.name], st.layer_evals if i == 0 else 0, found)
+                  for i, s in enumerate(self.specs)]
+        return layers, layer_entry(self.spec, sum(kept.values()), st.layer_evals, found)
 
     # ----- genomes -----
     def genome(self, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
