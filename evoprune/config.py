@@ -21,6 +21,9 @@ class SearchConfig:
     # data; "study" is the study's cost with its warm-up loss threshold.
     objective: str = "floor"
     delta: float = 0.005            # allowed accuracy drop (0.005 = half a point), fixed before the run
+    # floor objective: the drop must be ≤ delta at this one-sided confidence (paired, image by image),
+    # not only on the point estimate, which a search pushed to the floor overfits; 0.5: the point estimate.
+    confidence: float = 0.95
     loss_weight: float = 1e-4       # floor objective: cost of one unit of loss, in units of global sparsity
     loss_to_warmup: float = 1.0     # study objective: warm-up loss allowance
     relative_threshold: bool = False
@@ -79,6 +82,8 @@ class SearchConfig:
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be in [0, 1], got {v}")
+        if not 0.5 <= self.confidence < 1.0:
+            raise ConfigError(f"--confidence must be in [0.5, 1), got {self.confidence}")
         if self.t0 <= 0:
             raise ConfigError(f"the initial temperature (--t0) must be > 0, got {self.t0}")
         for name, choices in (("objective", ("floor", "study")), ("importance", ("magnitude", "reconstruction", "saliency", "none")),

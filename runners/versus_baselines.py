@@ -55,6 +55,8 @@ def measure(args) -> None:
             config = json.load(open(os.path.join(os.path.dirname(path), "run.json")))["config"]
             row = {"run": os.path.relpath(os.path.dirname(path), args.out), "algorithm": s["algorithm"],
                    "scope": config["scope"], "delta": config["delta"], "search_set": config["eval_set"],
+                   # runs made before the setting existed held the measured drop alone
+                   "confidence": config.get("confidence", 0.5),
                    "sparsity": s["sparsity_global"], "baseline_accuracy": s["baseline_accuracy"],
                    "search_accuracy": s["final_accuracy"]}
             for k in KINDS:  # each baseline pruned to exactly this run's global sparsity
@@ -95,7 +97,7 @@ def report(out: str) -> None:
     reached = {k: reach([r for r in curves if r["importance"] == k], base) for k in KINDS}
     lines = [f"Baseline test accuracy {base * 100:.2f} %. Highest global sparsity within 1.0 point (grid of 2.5 %): "
              + ", ".join(f"{k} {reached[k] * 100:.1f} %" for k in KINDS) + ".", "",
-             "Per search (algorithm, scope, δ, the set its floor is measured on): the mean over seeds and the worst seed "
+             "Per search (algorithm, scope, δ and the confidence it is held at, the set its floor is measured on): the mean over seeds and the worst seed "
              "(largest test-accuracy drop); the one-shot columns are each rule pruned to every seed's own "
              "sparsity, averaged.", "",
              "| search | seeds | global sparsity | test drop (pt), mean | worst seed's drop | "
@@ -108,10 +110,11 @@ def report(out: str) -> None:
                      f"{sum(r['sparsity'] for r in pts) / len(pts) * 100:.2f} % | {drop('search_accuracy'):.2f} | "
                      f"{max(base - r['search_accuracy'] for r in pts) * 100:.2f} | "
                      + " | ".join(f"{drop(f'{k}_accuracy'):.2f}" for k in KINDS) + " |")
-    lines += ["", "Every run:", "", "| run | scope | search set | δ (pt) | global sparsity | search | "
-              + " | ".join(KINDS) + " |", "|---|---|---|---|---|---|" + "---|" * len(KINDS)]
+    lines += ["", "Every run:", "", "| run | scope | search set | δ (pt) | confidence | global sparsity | search | "
+              + " | ".join(KINDS) + " |", "|---|---|---|---|---|---|---|" + "---|" * len(KINDS)]
     for r in versus:
         lines.append(f"| {r['run']} | {r['scope']} | {r['search_set']} | {r['delta'] * 100:g} | "
+                     f"{r['confidence'] * 100:g} % | "
                      f"{r['sparsity'] * 100:.2f} % | "
                      f"{r['search_accuracy'] * 100:.2f} % | "
                      + " | ".join(f"{r[f'{k}_accuracy'] * 100:.2f} %" for k in KINDS) + " |")
@@ -120,13 +123,14 @@ def report(out: str) -> None:
 
 
 def _group(row: dict) -> tuple:
-    return row["algorithm"], row["scope"], row["delta"], row["search_set"]
+    return row["algorithm"], row["scope"], row["delta"], row["confidence"], row["search_set"]
 
 
 def _label(group: tuple) -> str:
-    algorithm, scope, delta, search_set = group
+    algorithm, scope, delta, confidence, search_set = group
     how = "whole model" if scope == "model" else "layer by layer"
-    return f"{algorithm}, {how}, δ = {delta * 100:g} pt on {search_set}"
+    held = "the measured drop" if confidence == 0.5 else f"{confidence * 100:g} % confidence"
+    return f"{algorithm}, {how}, δ = {delta * 100:g} pt ({held}) on {search_set}"
 
 
 def main(argv=None) -> int:

@@ -36,6 +36,7 @@ CASES = {
     "tournament above population": (["--algorithm", "ga", "--tournament", "20"], "tournament size (20)"),
     "rate outside [0, 1]": (["--rate0", "-0.1"], "--rate0 must be in [0, 1]"),
     "crossover outside [0, 1]": (["--algorithm", "ga", "--crossover", "1.5"], "--crossover must be in [0, 1]"),
+    "confidence below one half": (["--confidence", "0.3"], "--confidence must be in [0.5, 1)"),
     "temperature not positive": (["--t0", "0"], "temperature"),
     "not a Keras model": (["--model", "{d}/junk.keras"], "not a Keras model"),
     "missing model": (["--model", "{d}/none.keras"], "no such model file"),

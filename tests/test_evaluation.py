@@ -104,11 +104,19 @@ def setups(data):
     return out
 
 
-def _keras_score(setup, masks, x, y) -> tuple[float, int]:
+def _keras_score(setup, masks, x, y) -> tuple[float, np.ndarray]:
+    """Keras' loss, and which images its predictions get right (they sum to its accuracy)."""
     _, _, ref, original = setup
     models.apply_masks(ref, masks, original)
     loss, acc = ref.evaluate(x, y, batch_size=32, verbose=0)
-    return loss, round(acc * len(y))
+    return loss, _predicted_matches(ref, x, y, acc)
+
+
+def _predicted_matches(model, x, y, accuracy: float) -> np.ndarray:
+    """Which images Keras' predictions get right; they must add up to Keras' `accuracy`."""
+    matches = np.argmax(model.predict(x, batch_size=32, verbose=0), axis=-1) == np.asarray(y).reshape(-1)
+    assert matches.sum() == round(accuracy * len(y))
+    return matches
 
 
 def _random_masks(specs, sparsity, rng) -> dict:
@@ -119,9 +127,12 @@ def _packed(mask: np.ndarray) -> np.ndarray:
     return np.packbits(mask.reshape(-1))
 
 
-def _assert_matches_keras(result: EvalResult, loss: float, correct: int, n: int) -> None:
+def _assert_matches_keras(result: EvalResult, loss: float, matches: np.ndarray) -> None:
+    n, correct = len(matches), int(matches.sum())
     assert result.correct == correct
     assert result.accuracy == correct / n
+    assert result.images == n  # and image by image, the same ones right
+    assert np.array_equal(np.unpackbits(np.frombuffer(result.matches, np.uint8), count=n).astype(bool), matches)
     assert result.loss == pytest.approx(loss, rel=1e-5)
     assert result.error is None
 
@@ -146,9 +157,9 @@ def test_layerwise_matches_keras_evaluate(setups, data, name):
         candidates = [rng.random(spec.shape) >= s for s in SPARSITIES]
         results = ev.evaluate(context, [_packed(c) for c in candidates])
         for cand, result in zip(candidates, results):
-            loss, correct = _keras_score(setup, {**fixed, spec.name: cand}, x, y)
-            _assert_matches_keras(result, loss, correct, len(y))
-            counts.add(correct)
+            loss, matches = _keras_score(setup, {**fixed, spec.name: cand}, x, y)
+            _assert_matches_keras(result, loss, matches)
+            counts.add(result.correct)
     assert len(counts) > 3  # the models are trained enough for masks to change what they get right
 
 
@@ -163,8 +174,8 @@ def test_whole_genome_matches_keras_evaluate(setups, data, name):
     context = Context.make(genomes[0], None)
     assert context.fixed == {} and context.key == M.digest({})
     for genome, result in zip(genomes, ev.evaluate(context, packed)):
-        loss, correct = _keras_score(setup, genome, x, y)
-        _assert_matches_keras(result, loss, correct, len(y))
+        loss, matches = _keras_score(setup, genome, x, y)
+        _assert_matches_keras(result, loss, matches)
 
 
 def test_unpruned_matches_plain_evaluate(setups, data):
@@ -174,7 +185,7 @@ def test_unpruned_matches_plain_evaluate(setups, data):
     [result] = ev.evaluate(Context.make(full, "fc1"), [_packed(full["fc1"])])
     ref = models.clone(model)
     loss, acc = models.evaluate(ref, x, y)
-    _assert_matches_keras(result, loss, round(acc * len(y)), len(y))
+    _assert_matches_keras(result, loss, _predicted_matches(ref, x, y, acc))
 
 
 def test_saturated_softmax_loss_is_keras_loss(setups, data):
@@ -186,8 +197,9 @@ def test_saturated_softmax_loss_is_keras_loss(setups, data):
     ev = MaskEvaluator(model, x, y)
     full = M.full_masks(ev.specs)
     [result] = ev.evaluate(Context.make(full, "fc3"), [_packed(full["fc3"])])
-    loss, acc = models.evaluate(models.clone(model), x, y)
-    _assert_matches_keras(result, loss, round(acc * len(y)), len(y))
+    ref = models.clone(model)
+    loss, acc = models.evaluate(ref, x, y)
+    _assert_matches_keras(result, loss, _predicted_matches(ref, x, y, acc))
     assert result.loss > 1.0  # saturated: far from the unscaled model's loss
 
 
@@ -217,7 +229,7 @@ def test_subclassed_model_runs_a_full_forward(data):
     [result] = ev.evaluate(Context.make(genome, None), [packed])
     models.apply_masks(model, genome)  # the evaluator copied the kernels when it was built
     loss, acc = model.evaluate(x, y, verbose=0)
-    _assert_matches_keras(result, loss, round(acc * len(y)), len(y))
+    _assert_matches_keras(result, loss, _predicted_matches(model, x, y, acc))
 
 
 def test_context_key_is_the_digest_of_the_other_layers():

@@ -150,7 +150,7 @@ class LayerwiseSearch(ABC):
             self.objective = StudyCost(base.loss, self.layer_count, c.loss_to_warmup, c.relative_threshold)
         else:
             allowance = weight_share_allowance({s.index: s.size for s in self.specs})
-            self.objective = AccuracyFloor(base.accuracy, c.delta, allowance, c.loss_weight)
+            self.objective = AccuracyFloor(base.accuracy, c.delta, allowance, c.loss_weight, c.confidence, base)
 
     def start_sparsity(self) -> float:
         """The informed start's sparsity for this layer: its share of the global importance mask."""
@@ -285,7 +285,7 @@ class LayerwiseSearch(ABC):
             out.append(res)
             if res is None:
                 continue
-            score = (self.objective.score(res.loss, res.accuracy, *self.sparsities(ind), self.spec.index)
+            score = (self.objective.score(res, *self.sparsities(ind), self.spec.index)
                      if self.objective else None)
             ind.result, ind.score = res, score
             if score is not None:

@@ -27,6 +27,9 @@ def add_search_args(p) -> None:
     p.add_argument("--objective", choices=("floor", "study"),
                    help="floor: most global sparsity with accuracy ≥ baseline − delta (default); study: the study's cost")
     p.add_argument("--delta", type=float, help="floor objective: allowed accuracy drop, e.g. 0.005 = half a point")
+    p.add_argument("--confidence", type=float,
+                   help="floor objective: the drop must be ≤ delta at this one-sided confidence, paired image by image "
+                        "(default 0.95; 0.5: the measured drop alone)")
     p.add_argument("--loss-weight", type=float,
                    help="floor objective: how much global sparsity one unit of search-set loss is worth")
     p.add_argument("--importance", choices=("magnitude", "reconstruction", "saliency", "none"),
@@ -65,7 +68,7 @@ def search_config(args, seed: int | None):
     return make_config(args.preset, budget=args.budget, seed=seed, rate0=args.rate0, t0=args.t0,
                        population=args.population, elite=args.elite, tournament=args.tournament,
                        crossover=args.crossover, loss_to_warmup=args.loss_to_warmup, objective=args.objective,
-                       delta=args.delta, loss_weight=args.loss_weight, importance=args.importance, moves=args.moves, start=args.start,
+                       delta=args.delta, confidence=args.confidence, loss_weight=args.loss_weight, importance=args.importance, moves=args.moves, start=args.start,
                        start_sparsity=args.start_sparsity, layer_budget=args.layer_budget, sparsity=args.sparsity,
                        relative_threshold=args.relative_threshold, eval_set=args.eval_set, scope=args.scope)
 

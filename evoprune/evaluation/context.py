@@ -17,6 +17,10 @@ class EvalResult:
     accuracy: float  # correct / N
     correct: int
     error: str | None = None  # set by executors when an evaluation raised; None here
+    images: int = 0  # N
+    # np.packbits of the N per-image 0/1 matches: what a paired comparison with another mask needs
+    # (1/8 byte an image, since every scored mask is kept in the search's cache and snapshots).
+    matches: bytes = b""
 
 
 class StaleContextError(ValueError):

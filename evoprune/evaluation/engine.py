@@ -94,7 +94,8 @@ class MaskEvaluator:
         for row_loss, row_matches in zip(loss, matches):
             correct = int(np.count_nonzero(row_matches))
             # One 1-D float64 reduction of the N per-example losses: the same order whatever the batch.
-            results.append(EvalResult(float(np.sum(row_loss.astype(np.float64))) / self.n, correct / self.n, correct))
+            results.append(EvalResult(float(np.sum(row_loss.astype(np.float64))) / self.n, correct / self.n, correct,
+                                      images=self.n, matches=np.packbits(row_matches != 0).tobytes()))
         return results
 
     def images_per_chunk(self, layer: str | None) -> int:
