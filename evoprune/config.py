@@ -54,8 +54,8 @@ class SearchConfig:
     scope: str = "model"
     stall_limit: int = 50           # a layer ends after this many steps in a row that needed no new evaluation
     # Data the search decides on. The default pools the training images with the validation split:
-    # 1,000 validation images resolve accuracy to about ±0.5 point, and masks pushed to a floor
-    # measured on them alone lost 1.4-2.5 points on held-out images. "test" is the study's protocol.
+    # 1,000 validation images resolve accuracy to about ±0.5 point, so a floor on them alone either
+    # overfits them (the measured drop) or stops early (its confidence bound). "test" is the study's.
     eval_set: str = "train+validation"
 
     def to_dict(self) -> dict:
