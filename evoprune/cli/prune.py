@@ -68,7 +68,8 @@ def search_config(args, seed: int | None):
     return make_config(args.preset, budget=args.budget, seed=seed, rate0=args.rate0, t0=args.t0,
                        population=args.population, elite=args.elite, tournament=args.tournament,
                        crossover=args.crossover, loss_to_warmup=args.loss_to_warmup, objective=args.objective,
-                       delta=args.delta, confidence=args.confidence, loss_weight=args.loss_weight, importance=args.importance, moves=args.moves, start=args.start,
+                       delta=args.delta, confidence=args.confidence, loss_weight=args.loss_weight,
+                       importance=args.importance, moves=args.moves, start=args.start,
                        start_sparsity=args.start_sparsity, layer_budget=args.layer_budget, sparsity=args.sparsity,
                        relative_threshold=args.relative_threshold, eval_set=args.eval_set, scope=args.scope)
 
