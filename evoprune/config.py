@@ -8,6 +8,7 @@ from .errors import ConfigError
 
 EVAL_SETS = ("train+validation", "validation", "test")
 SCOPES = ("layers", "model")
+IMPORTANCES = ("magnitude", "reconstruction", "saliency", "none")  # scores guiding informed starts and moves
 SCOPED_ALGORITHMS = ("sa", "ga")  # the searches `scope` applies to (NSGA-II is whole-model, one-shot rules layer-wise)
 
 
@@ -86,7 +87,7 @@ class SearchConfig:
             raise ConfigError(f"--confidence must be in [0.5, 1), got {self.confidence}")
         if self.t0 <= 0:
             raise ConfigError(f"the initial temperature (--t0) must be > 0, got {self.t0}")
-        for name, choices in (("objective", ("floor", "study")), ("importance", ("magnitude", "reconstruction", "saliency", "none")),
+        for name, choices in (("objective", ("floor", "study")), ("importance", IMPORTANCES),
                               ("moves", ("informed", "study")), ("start", ("informed", "study")),
                               ("layer_budget", ("weights", "equal")), ("eval_set", EVAL_SETS),
                               ("scope", SCOPES)):

@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .masks import Masks, full_masks, pack, sparsity_global, sparsity_layer_mean
+from .masks import Masks, flatten, full_masks, pack, sparsity_global, sparsity_layer_mean
 from .results import io
 
 FRONT_CSV, FRONT_MASKS = "front.csv", "front_masks.npz"
@@ -21,7 +21,7 @@ def figures(model, masks: Sequence[Masks], x: np.ndarray, y: np.ndarray) -> list
 
     evaluator = MaskEvaluator(model, x, y)
     context = Context.make(full_masks(evaluator.specs), None)
-    genomes = [pack(np.concatenate([m[s.name].reshape(-1) for s in evaluator.specs])) for m in masks]
+    genomes = [pack(flatten(m, evaluator.specs)) for m in masks]
     return evaluator.evaluate(context, genomes)
 
 
@@ -39,12 +39,8 @@ def front_rows(points: Sequence[tuple[Masks, object]], test: Sequence, reported:
 
 def write_front(out: str, rows: Sequence[dict], masks: Sequence[Masks]) -> None:
     """front.csv (one row per point) and front_masks.npz (key `p{point}/{layer}`, one boolean array each)."""
-    tmp = os.path.join(out, FRONT_CSV + ".tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=FRONT_FIELDS)
-        writer.writeheader()
-        writer.writerows({k: f"{v:.10g}" if isinstance(v, float) else v for k, v in r.items()} for r in rows)
-    os.replace(tmp, os.path.join(out, FRONT_CSV))
+    io.write_csv(os.path.join(out, FRONT_CSV),
+                 [{k: f"{v:.10g}" if isinstance(v, float) else v for k, v in r.items()} for r in rows], FRONT_FIELDS)
     io.save_npz(os.path.join(out, FRONT_MASKS),
                 {f"p{r['point']}/{name}": m for r, point in zip(rows, masks) for name, m in point.items()})
 

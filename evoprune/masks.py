@@ -58,6 +58,20 @@ def sparsity_global(masks: Mapping[str, np.ndarray]) -> float:
     return 1.0 - kept / total
 
 
+def flatten(arrays: Mapping[str, np.ndarray], specs: Sequence[LayerSpec]) -> np.ndarray:
+    """A whole-model genome's layout: per-layer arrays (masks or scores) flattened and concatenated in `specs` order."""
+    return np.concatenate([np.asarray(arrays[s.name]).reshape(-1) for s in specs])
+
+
+def split(genome: np.ndarray, specs: Sequence[LayerSpec]) -> Masks:
+    """Inverse of `flatten`: each layer's slice of a whole-model genome, shaped like its kernel."""
+    out, at = {}, 0
+    for s in specs:
+        out[s.name] = genome[at: at + s.size].reshape(s.shape)
+        at += s.size
+    return out
+
+
 def pack(bits) -> np.ndarray:
     """Pack a flat 0/1 sequence (a DEAP bit list or an array) into bytes for transport."""
     return np.packbits(np.asarray(bits, dtype=np.uint8))

@@ -14,7 +14,6 @@ Every decision is made on validation; test figures are computed afterwards, for 
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 
 import numpy as np
@@ -37,13 +36,6 @@ def parse(argv=None):
     p.add_argument("--targets", default="0.90,0.92", help="global sparsities to fine-tune at")
     p.add_argument("--force", action="store_true")
     return p.parse_args(argv)
-
-
-def write_csv(path: str, rows: list[dict]) -> None:
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
 
 
 def pick(rows: list[dict], target: float) -> int:
@@ -146,6 +138,7 @@ def main(argv=None) -> int:
     from evoprune.baseline import data_for, read_baseline
     from evoprune.curves import curve
     from evoprune.front import front_figure
+    from evoprune.results import io
 
     os.makedirs(args.out, exist_ok=True)
     data = data_for(read_baseline(args.model), None, args.data)
@@ -155,7 +148,7 @@ def main(argv=None) -> int:
     fronts, base_acc = run_searches(args, model, data, scores)
 
     curves = {k: curve(model, data, k, np.round(np.arange(0.30, 0.901, 0.05), 2), scores[k]) for k in KINDS}
-    write_csv(os.path.join(args.out, "curves.csv"), [r for k in KINDS for r in curves[k]])
+    io.write_csv(os.path.join(args.out, "curves.csv"), [r for k in KINDS for r in curves[k]])
     front_figure({label(k): rows for k, (rows, _) in fronts.items()}, curves, base_acc,
                  title=f"NSGA-II fronts ({args.budget} evaluations each, found on validation) against one-shot "
                        "pruning, all on the test set").savefig(os.path.join(args.out, "front.png"), dpi=130)

@@ -21,15 +21,8 @@ KINDS = ("magnitude", "saliency", "reconstruction")
 
 def read_csv(path: str) -> list[dict]:
     with open(path, newline="") as f:
-        return [{k: (v if k in ("importance", "run", "algorithm", "scope", "search_set") else float(v)) for k, v in row.items()}
-                for row in csv.DictReader(f)]
-
-
-def write_csv(path: str, rows: list[dict]) -> None:
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+        return [{k: v if k in ("importance", "run", "algorithm", "scope", "search_set") else float(v)
+                 for k, v in row.items()} for row in csv.DictReader(f)]
 
 
 def measure(args) -> None:
@@ -39,6 +32,7 @@ def measure(args) -> None:
     from evoprune.api import test_figures
     from evoprune.baseline import data_for, read_baseline
     from evoprune.curves import curve
+    from evoprune.results import io
 
     data = data_for(read_baseline(args.model), None, args.data)
     model = models.load_model(args.model)
@@ -47,7 +41,7 @@ def measure(args) -> None:
     scores = {k: importance.compute(k, model, specs, data.x_train, data.y_train) for k in KINDS}
     grid = np.round(np.arange(0.30, 0.901, 0.025), 3)
     rows = [r for k in KINDS for r in curve(model, data, k, grid, scores[k])]
-    write_csv(os.path.join(args.out, "curves.csv"), rows)
+    io.write_csv(os.path.join(args.out, "curves.csv"), rows)
     versus = []
     for folder in args.runs:
         for path in sorted(glob.glob(os.path.join(folder, "runs", "*", "summary.json"))):
@@ -55,8 +49,7 @@ def measure(args) -> None:
             config = json.load(open(os.path.join(os.path.dirname(path), "run.json")))["config"]
             row = {"run": os.path.relpath(os.path.dirname(path), args.out), "algorithm": s["algorithm"],
                    "scope": config["scope"], "delta": config["delta"], "search_set": config["eval_set"],
-                   # runs made before the setting existed held the measured drop alone
-                   "confidence": config.get("confidence", 0.5),
+                   "confidence": config["confidence"],
                    "sparsity": s["sparsity_global"], "baseline_accuracy": s["baseline_accuracy"],
                    "search_accuracy": s["final_accuracy"]}
             for k in KINDS:  # each baseline pruned to exactly this run's global sparsity
@@ -64,7 +57,7 @@ def measure(args) -> None:
                                       kernels, data.x_test, data.y_test)
                 row[f"{k}_accuracy"] = acc
             versus.append(row)
-    write_csv(os.path.join(args.out, "versus.csv"), versus)
+    io.write_csv(os.path.join(args.out, "versus.csv"), versus)
 
 
 def report(out: str) -> None:

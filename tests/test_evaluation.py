@@ -170,7 +170,7 @@ def test_whole_genome_matches_keras_evaluate(setups, data, name):
     ev = setup[1]
     rng = np.random.default_rng(4)
     genomes = [_random_masks(ev.specs, s, rng) for s in SPARSITIES]
-    packed = [np.packbits(np.concatenate([g[s.name].reshape(-1) for s in ev.specs])) for g in genomes]
+    packed = [M.pack(M.flatten(g, ev.specs)) for g in genomes]
     context = Context.make(genomes[0], None)
     assert context.fixed == {} and context.key == M.digest({})
     for genome, result in zip(genomes, ev.evaluate(context, packed)):
@@ -225,7 +225,7 @@ def test_subclassed_model_runs_a_full_forward(data):
     assert not ev.is_chain
     specs = ev.specs
     genome = _random_masks(specs, 0.4, np.random.default_rng(9))
-    packed = np.packbits(np.concatenate([genome[s.name].reshape(-1) for s in specs]))
+    packed = M.pack(M.flatten(genome, specs))
     [result] = ev.evaluate(Context.make(genome, None), [packed])
     models.apply_masks(model, genome)  # the evaluator copied the kernels when it was built
     loss, acc = model.evaluate(x, y, verbose=0)

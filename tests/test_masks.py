@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from evoprune.errors import EvopruneError
-from evoprune.masks import (LayerSpec, check_masks, digest, full_masks, load_masks, pack, sparsity_global,
-                            sparsity_layer_mean, unpack)
+from evoprune.masks import (LayerSpec, check_masks, digest, flatten, full_masks, load_masks, pack, sparsity_global,
+                            sparsity_layer_mean, split, unpack)
 from evoprune.results import io
 
 SPECS = [LayerSpec("a", 0, (2, 5)), LayerSpec("b", 3, (30,))]
@@ -52,3 +52,13 @@ def test_masks_that_do_not_fit_are_refused(tmp_path):
         check_masks({"a": np.ones((5, 2)), "b": np.ones(30)}, SPECS)
     with pytest.raises(EvopruneError, match="no such masks file"):
         load_masks(str(tmp_path / "none.npz"), SPECS)
+
+
+def test_whole_model_genome_layout_is_the_layers_in_spec_order():
+    specs = [LayerSpec("b", 3, (2, 2)), LayerSpec("a", 1, (3,))]
+    masks = {"a": np.array([1, 0, 1], bool), "b": np.array([[0, 1], [1, 1]], bool)}
+    genome = flatten(masks, specs)
+    assert genome.tolist() == [0, 1, 1, 1, 1, 0, 1]  # "b" first: the specs' order, not the dict's
+    back = split(genome, specs)
+    assert list(back) == ["b", "a"] and all(np.array_equal(back[k], masks[k]) for k in masks)
+    assert back["b"].shape == (2, 2)

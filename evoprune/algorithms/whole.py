@@ -8,7 +8,7 @@ from typing import Mapping
 import numpy as np
 
 from ..genome import MaskIndividual, bits
-from ..masks import WHOLE, LayerSpec, Masks
+from ..masks import WHOLE, LayerSpec, Masks, flatten, split
 from ..toolbox import bind_layer
 from .base import LayerwiseSearch, layer_entry
 
@@ -65,15 +65,14 @@ class WholeModel:
 
     # ----- genomes -----
     def genome(self, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Per-layer arrays (masks or scores) flattened and concatenated in layer order: the genome's layout."""
-        return np.concatenate([np.asarray(arrays[s.name]).reshape(-1) for s in self.specs])
+        """Per-layer arrays (masks or scores) in the genome's layout (`masks.flatten`)."""
+        return flatten(arrays, self.specs)
 
     def current_individual(self):
         return MaskIndividual(self.genome(self.state.masks).astype(np.uint8).tolist())
 
     def masks_of(self, individual) -> Masks:
-        b = bits(individual).astype(bool)
-        return {s.name: b[lo:hi].reshape(s.shape) for s, lo, hi in zip(self.specs, self._bounds, self._bounds[1:])}
+        return split(bits(individual).astype(bool), self.specs)
 
     def sparsities(self, individual) -> tuple[float, float]:
         kept = np.add.reduceat(bits(individual), self._bounds[:-1], dtype=np.int64)

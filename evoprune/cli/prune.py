@@ -5,7 +5,7 @@ import os
 import sys
 import time
 
-from ..config import EVAL_SETS, SCOPES
+from ..config import EVAL_SETS, IMPORTANCES, SCOPES
 from ..errors import ConfigError
 from .common import add_data_args, check_model_file
 
@@ -32,7 +32,7 @@ def add_search_args(p) -> None:
                         "(default 0.95; 0.5: the measured drop alone)")
     p.add_argument("--loss-weight", type=float,
                    help="floor objective: how much global sparsity one unit of search-set loss is worth")
-    p.add_argument("--importance", choices=("magnitude", "reconstruction", "saliency", "none"),
+    p.add_argument("--importance", choices=IMPORTANCES,
                    help="scores guiding starts and moves (default magnitude)")
     p.add_argument("--moves", choices=("informed", "study"), help="informed: prune and restore by importance")
     p.add_argument("--start", choices=("informed", "study"), help="informed: start from the importance mask")

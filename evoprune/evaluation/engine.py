@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import models
 from .._tf import import_keras, import_tensorflow
-from ..masks import digest
+from ..masks import digest, split
 from .context import Context, EvalResult, unpack_mask, verified_fixed_masks
 from .graph import chain_layers, compile_prefix, compile_scorer, example_floats, kernel_variables, run_layers
 
@@ -207,9 +207,9 @@ class MaskEvaluator:
         tf = import_tensorflow()
         specs = self.specs if layer is None else [s for s in self.specs if s.name == layer]
         if layer is None:
-            bounds = np.cumsum([0] + [s.size for s in specs])
-            genomes = [_unpack_genome(p, int(bounds[-1])) for p in candidates]
-            masks = [[g[bounds[i]: bounds[i + 1]].reshape(s.shape) for g in genomes] for i, s in enumerate(specs)]
+            total = sum(s.size for s in specs)
+            genomes = [split(_unpack_genome(p, total), specs) for p in candidates]
+            masks = [[g[s.name] for g in genomes] for s in specs]
         else:
             masks = [[unpack_mask(p, specs[0]) for p in candidates]]
         return [

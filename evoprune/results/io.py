@@ -1,9 +1,10 @@
-"""Atomic file writes: a reader (or a crash) never sees a half-written JSON, .npz or .keras file."""
+"""Atomic file writes: a reader (or a crash) never sees a half-written JSON, CSV, .npz or .keras file."""
 from __future__ import annotations
 
+import csv
 import json
 import os
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -29,6 +30,16 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, np.ndarray):
         return o.tolist()
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def write_csv(path: str, rows: Sequence[Mapping[str, Any]], fields: Sequence[str] | None = None) -> None:
+    """Write `rows` as CSV with a header (`fields`, default the first row's keys) through a temporary file."""
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(fields or rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    _replace(tmp, path)
 
 
 def read_json(path: str) -> Any:

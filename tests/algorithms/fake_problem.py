@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from evoprune.algorithms.base import Callback
-from evoprune.masks import LayerSpec, unpack
+from evoprune.masks import LayerSpec, split, unpack
 
 SPECS = [LayerSpec("l0", 0, (6, 5)), LayerSpec("l1", 2, (40,)), LayerSpec("l2", 4, (8, 4))]
 N_LAYERS = 6
@@ -59,11 +59,10 @@ class FakeWholeTask(FakeTask):
         return self.result(unpack(packed, TOTAL))
 
     def result(self, genome: np.ndarray) -> Result:
-        loss, at = self.base_loss, 0
-        for s in SPECS:
-            imp = self.importance[s.name]
-            loss += 3.0 * float(imp[~genome[at: at + s.size]].sum() / imp.sum()) ** 2
-            at += s.size
+        loss = self.base_loss
+        for name, mask in split(genome, SPECS).items():
+            imp = self.importance[name]
+            loss += 3.0 * float(imp[~mask.reshape(-1)].sum() / imp.sum()) ** 2
         acc = max(0.0, 1.0 - loss / 2)
         return Result(loss, acc, int(acc * 1000))
 

@@ -9,7 +9,7 @@ from evoprune.config import make_config
 from evoprune.errors import ConfigError
 from evoprune.genome import MaskIndividual, bits
 from evoprune.importance import global_threshold_masks
-from evoprune.masks import WHOLE, unpack
+from evoprune.masks import WHOLE, flatten, unpack
 from evoprune.objectives import paired_drop_error
 
 from .fake_problem import N_LAYERS, SPECS, TOTAL, FakeTask, FakeWholeTask, Rows, resumes_identically
@@ -34,7 +34,7 @@ def make(name, budget=150, seed=0, sent=None, callbacks=(), state=None, **cfg):
 
 
 def genome(masks):
-    return np.concatenate([np.asarray(masks[s.name]).reshape(-1) for s in SPECS])
+    return flatten(masks, SPECS)
 
 
 def test_scope_picks_the_whole_model_form_of_sa_and_ga_only():
