@@ -2,7 +2,11 @@
 
 __version__ = "0.1.0"
 
-from .api import PruneResult, prune  # noqa: E402  (after __version__, which the CLI reads)
-from .config import PRESETS, SearchConfig, make_config  # noqa: E402
+# After __version__, which the CLI reads.
+from .api import PruneResult, prune  # noqa: E402
+from .evaluation.registry import init_worker  # noqa: E402
+from .problem.problem import Problem  # noqa: E402
+from .search import PRESETS, SearchConfig, SearchResult, make_config, search  # noqa: E402
 
-__all__ = ["PRESETS", "PruneResult", "SearchConfig", "make_config", "prune", "__version__"]
+__all__ = ["PRESETS", "Problem", "PruneResult", "SearchConfig", "SearchResult", "init_worker", "make_config", "prune",
+           "search", "__version__"]

@@ -77,7 +77,7 @@ class Naive:
     """(a) the study's way: set_weights with the masked kernel, then model.evaluate with Keras defaults."""
 
     def __init__(self, model, x, y, specs):
-        from evoprune import models
+        from evoprune.network import models
 
         self.x, self.y = x, y
         self.ref = models.clone(model)
@@ -103,7 +103,7 @@ class Engine:
     """(b) or (c): a fresh evaluator scoring every mask, `batch` per call; the first call per layer is its warm-up."""
 
     def __init__(self, model, x, y, specs, batch: int):
-        from evoprune import masks as M
+        from evoprune.network import masks as M
         from evoprune.evaluation import MaskEvaluator
 
         start = time.perf_counter()
@@ -146,13 +146,16 @@ def _peak_mib(_=None) -> float:
 
 def time_executors(out, model, x, y, specs, masks, batch: int, names: str) -> None:
     """(d) The same batches through every executor: start-up, evaluations per second, peak memory per worker."""
-    from evoprune import masks as M
-    from evoprune.evaluation import Context
+    from evoprune.evaluation import registry
     from evoprune.executors import make_executor
-    from evoprune.problem import EvaluateMasks, PruningProblem
+    from evoprune.network import masks as M
+    from evoprune.problem.genome import individual_of
+    from evoprune.problem.layout import Layout
+    from evoprune.problem.problem import Problem
+    from evoprune.problem.target import Evaluate, Target
 
     layers = [s for s in specs if s.name in ("conv2", "fc1")] or specs[:2]
-    problem = PruningProblem.from_model(model, x, y)
+    problem = Problem(model, x, y)
     out(f"(d) executors: {batch} masks per map call, {sum(len(masks[s.name]) for s in layers)} masks of "
         f"{', '.join(s.name for s in layers)}; results compared with the serial executor's")
     out(f"{'executor':<12}{'start-up':>10}{'ev/s':>8}{'x serial':>9}{'peak MiB per worker':>22}  identical")
@@ -167,17 +170,17 @@ def time_executors(out, model, x, y, specs, masks, batch: int, names: str) -> No
             startup = time.perf_counter() - start
             results, start = [], time.perf_counter()
             for s in layers:
-                task = EvaluateMasks(problem.token, Context.make(M.full_masks(specs), s.name))
-                packed = [np.packbits(m.reshape(-1)) for m in masks[s.name]]
-                for i in range(0, len(packed), batch):
-                    results += [(r.loss, r.correct) for r in ex.map(task, packed[i: i + batch])]
+                task = Evaluate(Target.make(problem.token, Layout(tuple(specs), s.name), M.full_masks(specs)))
+                individuals = [individual_of(m) for m in masks[s.name]]
+                for i in range(0, len(individuals), batch):
+                    results += [(r.result.loss, r.result.correct) for r in ex.map(task, individuals[i: i + batch])]
             rate = len(results) / (time.perf_counter() - start)
             peaks = ex.map(_peak_mib, [None] * (ex.workers if name != "serial" else 1))
         reference = reference or results
         serial_rate = serial_rate or rate
         out(f"{spec:<12}{startup:>9.1f}s{rate:>8.1f}{rate / serial_rate:>9.2f}"
             f"{' / '.join(f'{p:.0f}' for p in peaks):>22}  {'yes' if results == reference else 'NO'}")
-    problem.uninstall()
+    registry.uninstall(problem.token)
     out()
 
 
@@ -198,7 +201,7 @@ def main_process_costs(specs, rate: float, seed: int) -> tuple[dict, float]:
     flip-bit mutation on a 48,000-bit list (the size of LeNet-5's fc1)."""
     from deap import tools
 
-    from evoprune import masks as M
+    from evoprune.network import masks as M
 
     rng = random.Random(seed)
     pack = {}
@@ -219,10 +222,10 @@ def main_process_costs(specs, rate: float, seed: int) -> tuple[dict, float]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from evoprune import models
+    from evoprune.network import models
     from evoprune._tf import import_keras, import_tensorflow
-    from evoprune.config import SearchConfig
-    from evoprune.data import Split, prepare
+    from evoprune.search.config import SearchConfig
+    from evoprune.problem.data import Split, prepare
 
     tf = import_tensorflow()
     keras = import_keras()

@@ -47,9 +47,9 @@ def pick(rows: list[dict], target: float) -> int:
 def run_searches(args, model, data, scores) -> tuple[dict, float]:
     """One NSGA-II run per importance in --searches: {importance: (front rows, front masks)}, unpruned test accuracy."""
     from evoprune.api import prune
-    from evoprune.baseline import search_data
-    from evoprune.config import make_config
-    from evoprune.front import read_front
+    from evoprune.experiments.baselines import search_data
+    from evoprune.search.config import make_config
+    from evoprune.pruned.front import read_front
 
     fronts = {}
     for kind in args.searches.split(","):
@@ -73,7 +73,7 @@ def label(kind: str) -> str:
 
 def front_report(args, fronts: dict, curves: dict, base_acc: float) -> list[str]:
     """front.md: each front's best test accuracy at least as sparse as each curve point; where it beats the curves."""
-    from evoprune.front import dominated
+    from evoprune.pruned.front import dominated
 
     grid = [c["sparsity"] for c in curves[KINDS[0]]]
     lines = ["| global sparsity | " + " | ".join(f"{label(k)}: best front point at least as sparse (test %)"
@@ -97,8 +97,8 @@ def front_report(args, fronts: dict, curves: dict, base_acc: float) -> list[str]
 
 def finetune_experiments(args, model, data, fronts: dict, magnitude_scores, base_acc: float) -> list[str]:
     """finetune.json and finetune.md: each search's front point at each target beside magnitude at its sparsity."""
-    from evoprune.finetune import FINETUNE_DEFAULTS, FINETUNE_EPOCHS, finetune_report
-    from evoprune.importance import global_threshold_masks
+    from evoprune.pruned.finetune import FINETUNE_DEFAULTS, FINETUNE_EPOCHS, finetune_report
+    from evoprune.problem.importance import global_threshold_masks
     from evoprune.results import io
 
     epochs = args.epochs or FINETUNE_EPOCHS
@@ -134,10 +134,11 @@ def finetune_experiments(args, model, data, fronts: dict, magnitude_scores, base
 
 def main(argv=None) -> int:
     args = parse(argv)
-    from evoprune import importance, models
-    from evoprune.baseline import data_for, read_baseline
-    from evoprune.curves import curve
-    from evoprune.front import front_figure
+    from evoprune.network import models
+    from evoprune.problem import importance
+    from evoprune.experiments.baselines import data_for, read_baseline
+    from evoprune.experiments.curves import curve
+    from evoprune.pruned.front import front_figure
     from evoprune.results import io
 
     os.makedirs(args.out, exist_ok=True)

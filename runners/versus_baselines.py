@@ -28,10 +28,10 @@ def read_csv(path: str) -> list[dict]:
 def measure(args) -> None:
     import numpy as np
 
-    from evoprune import importance, models
-    from evoprune.api import test_figures
-    from evoprune.baseline import data_for, read_baseline
-    from evoprune.curves import curve
+    from evoprune.network import models
+    from evoprune.problem import importance
+    from evoprune.experiments.baselines import data_for, read_baseline
+    from evoprune.experiments.curves import curve
     from evoprune.results import io
 
     data = data_for(read_baseline(args.model), None, args.data)
@@ -53,8 +53,8 @@ def measure(args) -> None:
                    "sparsity": s["sparsity_global"], "baseline_accuracy": s["baseline_accuracy"],
                    "search_accuracy": s["final_accuracy"]}
             for k in KINDS:  # each baseline pruned to exactly this run's global sparsity
-                _, acc = test_figures(model, importance.global_threshold_masks(scores[k], s["sparsity_global"]),
-                                      kernels, data.x_test, data.y_test)
+                masks = importance.global_threshold_masks(scores[k], s["sparsity_global"])
+                _, acc = models.evaluate_masked(model, masks, data.x_test, data.y_test, kernels)
                 row[f"{k}_accuracy"] = acc
             versus.append(row)
     io.write_csv(os.path.join(args.out, "versus.csv"), versus)
@@ -63,7 +63,7 @@ def measure(args) -> None:
 def report(out: str) -> None:
     from matplotlib.figure import Figure
 
-    from evoprune.curves import reach
+    from evoprune.experiments.curves import reach
 
     curves, versus = read_csv(os.path.join(out, "curves.csv")), read_csv(os.path.join(out, "versus.csv"))
     base = versus[0]["baseline_accuracy"]

@@ -25,7 +25,7 @@ def mnist_path() -> str:
 @pytest.fixture(scope="session")
 def small_mnist(mnist_path):
     """A few hundred scaled images: (x_train, y_train, x_val, y_val, x_test, y_test)."""
-    from evoprune.data import Split, prepare
+    from evoprune.problem.data import Split, prepare
 
     d = prepare("mnist", mnist_path, Split(0, 0.2))
     return (d.x_train[:1000], d.y_train[:1000], d.x_val[:300], d.y_val[:300], d.x_test[:500], d.y_test[:500])
@@ -35,7 +35,7 @@ def small_mnist(mnist_path):
 def tiny_model(small_mnist):
     """A small Conv2D/Dense chain trained for a moment, so masks change its accuracy."""
     from evoprune._tf import import_keras
-    from evoprune import models
+    from evoprune.network import models
 
     keras = import_keras()
     keras.utils.set_random_seed(1)

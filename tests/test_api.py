@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from evoprune import SearchConfig, make_config, prune
-from evoprune.masks import load_masks
-from evoprune.models import evaluate, load_model, prunable_layers
+from evoprune.network.masks import load_masks
+from evoprune.network.models import evaluate, load_model, prunable_layers
 
 pytestmark = pytest.mark.slow
 

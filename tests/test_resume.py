@@ -38,7 +38,7 @@ def wait_for_mid_layer_checkpoint(out, proc, after_layer=0, timeout=240):
         if os.path.exists(path):
             with open(path, "rb") as f:
                 state = pickle.load(f)
-            if state.layer_started and state.layer_pos >= after_layer and state.layer_evals > 2:
+            if state.unit_started and state.unit >= after_layer and state.unit_evals > 2:
                 return state
         time.sleep(0.02)
     raise AssertionError("the run ended before a mid-layer checkpoint was seen")

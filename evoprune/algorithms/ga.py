@@ -1,81 +1,114 @@
-"""Genetic Algorithm over one layer's mask: elitism, tournament selection, crossover and adaptive mutation."""
+"""Genetic Algorithm: elitism, tournament selection, crossover and adaptive mutation, every operator from the toolbox."""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from deap import tools
 
-from ..operators import adaptive_rate
-from .base import LayerwiseSearch
+from ..errors import ConfigError
+from ..problem.operators import adaptive_rate
+from .base import Algorithm, at_least, better, setting, unit_interval
 
 
-class GeneticAlgorithm(LayerwiseSearch):
-    """A GA run layer by layer (the study's with `--preset study`), every operator taken from the toolbox."""
+@dataclass(frozen=True)
+class Settings:
+    population: int = setting(12, "GA population", at_least(2))
+    elite: int = setting(2, "GA elite size: the best kept unchanged each generation", at_least(0))
+    tournament: int = setting(5, "GA tournament size (toolbox.select)")
+    crossover: float = setting(0.9, "GA crossover probability (toolbox.mate)", unit_interval)
+    max_redraws: int = setting(3, "study start: re-draws with half the zeros while nothing is feasible", at_least(0))
+
+
+@dataclass
+class State:
+    population: list
+    best: object | None
+    zero_share: float
+    redraws: int = 0
+
+
+class GeneticAlgorithm(Algorithm[State]):
+    """A GA (the study's with `--preset study`): `population - elite` offspring per generation."""
 
     name = "ga"
+    Settings = Settings
 
-    def begin_layer(self) -> None:
-        st, c = self.state, self.config
-        st.algo = {"population": [], "best": None, "zero_share": c.init_zero_share, "redraws": 0}
-        self._draw_population()
-        # The study re-draws with fewer zeros while nothing is feasible; bounded, because when
-        # the threshold sits below the unpruned model's own loss no re-draw can ever succeed.
-        # (An informed population holds the current mask, feasible when anything is.)
-        while (not self.informed_start() and not self._any_feasible() and st.algo["redraws"] < c.max_redraws
-               and st.layer_budget - st.layer_evals >= c.population):
-            st.algo["zero_share"] /= 2
-            st.algo["redraws"] += 1
-            self.record(None, event=f"redraw {st.algo['redraws']}: no feasible mask, zero share {st.algo['zero_share']:.4g}")
-            self._draw_population()
+    @classmethod
+    def check_more(cls, s: Settings) -> None:
+        if s.population <= s.elite:
+            raise ConfigError(f"population ({s.population}) must be larger than the elite ({s.elite})")
+        if not 1 <= s.tournament <= s.population:
+            raise ConfigError(f"tournament size ({s.tournament}) must be between 1 and the population ({s.population})")
 
-    def _draw_population(self) -> None:
-        st, tb = self.state, self.toolbox
-        if self.informed_start():
-            # Importance masks around the start sparsity, and the layer's current mask, which
-            # is feasible whenever the layers before it ended feasible.
-            pop = [self.current_individual()] + tb.population(n=self.config.population - 1)
+    def min_budget(self, units: int) -> tuple[int, str]:
+        return (self.settings.population * units + 1,
+                f"the unpruned model, then a first population of {self.settings.population} per genome searched")
+
+    def configure(self, toolbox, search) -> None:
+        toolbox.register("select", tools.selTournament, tournsize=self.settings.tournament)
+
+    def setup(self, search, previous):
+        s = self.settings
+        state = State([], None, search.config.init_zero_share)
+        self._draw(search, state)
+        # The study re-draws with fewer zeros while nothing is feasible; bounded, because when the
+        # threshold sits below the unpruned model's own loss no re-draw can ever succeed. (An
+        # informed population holds the current mask, feasible when anything is.)
+        st = search.state
+        while (not search.informed_start and not any(ind.score.feasible for ind in state.population)
+               and state.redraws < s.max_redraws and st.unit_budget - st.unit_evals >= s.population):
+            state.zero_share /= 2
+            state.redraws += 1
+            search.record(None, event=f"redraw {state.redraws}: no feasible mask, zero share {state.zero_share:.4g}")
+            self._draw(search, state)
+        return state
+
+    def _draw(self, search, state: State) -> None:
+        tb, n = search.toolbox, self.settings.population
+        if search.informed_start:
+            # Importance masks around the start sparsity, and the current mask, which is feasible
+            # whenever the genomes before it ended feasible.
+            pop = [search.current_individual()] + tb.population(n=n - 1)
         else:
-            pop = tb.population(n=self.config.population, zero_share=st.algo["zero_share"])
-        self.evaluate(pop)
-        pop = [ind for ind in pop if ind.fitness.valid]
-        st.algo["population"] = pop
-        self._update_best(pop)
-        if pop:
-            self.record(tools.selBest(pop, 1)[0], rate=self.config.rate0)
+            pop = tb.population(n=n, zero_share=state.zero_share)
+        search.evaluate(pop)
+        state.population = [ind for ind in pop if ind.fitness.valid]
+        self._update_best(search, state, state.population)
+        if state.population:
+            search.record(tools.selBest(state.population, 1)[0], rate=search.config.rate0)
 
-    def _any_feasible(self) -> bool:
-        return any(ind.score.feasible for ind in self.state.algo["population"])
-
-    def _update_best(self, individuals) -> None:
-        a = self.state.algo
+    @staticmethod
+    def _update_best(search, state: State, individuals) -> None:
         for ind in individuals:
-            if ind.score.feasible and self.better(ind, a["best"]):
-                a["best"] = self.toolbox.clone(ind)
+            if ind.score.feasible and better(ind, state.best):
+                state.best = search.toolbox.clone(ind)
 
-    def can_step(self) -> bool:
-        return len(self.state.algo["population"]) > 0
+    def done(self, search, state: State) -> bool:
+        return not state.population
 
-    def step(self) -> None:
-        st, a, c, tb = self.state, self.state.algo, self.config, self.toolbox
-        rate = adaptive_rate(c.rate0, st.layer_evals, st.layer_budget)
-        pop = a["population"]
-        elites = [tb.clone(ind) for ind in tools.selBest(pop, c.elite)]
+    def step(self, search, state: State) -> None:
+        s, st, tb = self.settings, search.state, search.toolbox
+        rate = adaptive_rate(search.config.rate0, st.unit_evals, st.unit_budget)
+        pop = state.population
+        elites = [tb.clone(ind) for ind in tools.selBest(pop, s.elite)]
         offspring = []
-        while len(offspring) < c.population - c.elite:
+        while len(offspring) < s.population - s.elite:
             p1, p2 = (tb.clone(ind) for ind in tb.select(pop, 2))
-            if st.rng.random() < c.crossover:
+            if st.rng.random() < s.crossover:
                 tb.mate(p1, p2)
             for child in (p1, p2):
                 tb.mutate(child, indpb=rate)
                 del child.fitness.values
             offspring += [p1, p2]
-        offspring = offspring[: c.population - c.elite]
-        self.evaluate(offspring)
+        offspring = offspring[: s.population - s.elite]
+        search.evaluate(offspring)
         scored = [ind for ind in offspring if ind.fitness.valid]
         new = elites + scored
-        if len(new) < c.population:  # the budget ran out mid-generation: keep the best of the old
-            new += [tb.clone(ind) for ind in tools.selBest(pop, c.population)[c.elite: c.elite + c.population - len(new)]]
-        a["population"] = new
-        self._update_best(scored)
-        self.record(tools.selBest(new, 1)[0], rate=rate)
+        if len(new) < s.population:  # the budget ran out mid-generation: keep the best of the old
+            new += [tb.clone(ind) for ind in tools.selBest(pop, s.population)[s.elite: s.elite + s.population - len(new)]]
+        state.population = new
+        self._update_best(search, state, scored)
+        search.record(tools.selBest(new, 1)[0], rate=rate)
 
-    def chosen(self):
-        return self.state.algo["best"]
+    def best(self, search, state: State):
+        return state.best

@@ -1,44 +1,58 @@
-"""One-shot baselines: magnitude, saliency and random pruning at a target sparsity, run as algorithms.
+"""One-shot rules: magnitude, saliency, reconstruction and random pruning at a target sparsity, run as algorithms.
 
-They go through the same driver as SA and GA (budget, history, result files): each layer
+They go through the same loop as the searches (budget, history, result files): each layer
 gets its precomputed mask and is evaluated once.
 """
 from __future__ import annotations
 
-from ..genome import individual_from_mask
-from ..importance import global_threshold_masks, layer_uniform_masks, random_scores
-from .base import LayerwiseSearch
+from dataclasses import dataclass
+
+from ..network.masks import Masks
+from ..problem.genome import individual_of
+from ..problem.importance import global_threshold_masks, layer_uniform_masks, random_scores
+from .base import Algorithm, setting, unit_interval
 
 
-class OneShot(LayerwiseSearch):
-    """Prune to `config.sparsity` (global) by thresholding scores; no search."""
+@dataclass(frozen=True)
+class Settings:
+    sparsity: float = setting(0.5, "one-shot rules: the target global sparsity", unit_interval)
 
-    name = "oneshot"
+
+@dataclass
+class State:
+    target: Masks   # every layer's mask, chosen once for the run
+    chosen: object
+
+
+class OneShot(Algorithm[State]):
+    """Prune to `sparsity` (global) by thresholding importance scores; no search."""
+
+    Settings = Settings
+    scope = "layers"
+    importance = "magnitude"
     uniform = False  # per-layer uniform instead of one global threshold
-    needs = "magnitude"  # which importance scores the driver must be given ("random": none)
 
-    def _target(self):
-        extra = self.state.extra
-        if "target" not in extra:  # kept in the state, so a resumed run prunes the same weights
-            scores = self.scores if self.needs != "random" else random_scores(self.specs, self.state.rng)
+    def setup(self, search, previous):
+        # Chosen once and kept in the state, so a resumed run prunes the same weights.
+        if previous is None:
+            scores = search.scores if self.importance else random_scores(search.specs, search.state.rng)
             pick = layer_uniform_masks if self.uniform else global_threshold_masks
-            extra["target"] = pick(scores, self.config.sparsity)
-        return extra["target"]
+            target = pick(scores, self.settings.sparsity)
+        else:
+            target = previous.target
+        ind = individual_of(search.layout.genome(target), search.toolbox.genome.cls)
+        search.evaluate([ind])
+        search.record(ind)
+        return State(target, ind)
 
-    def begin_layer(self) -> None:
-        ind = individual_from_mask(self._target()[self.spec.name])
-        self.evaluate([ind])
-        self.state.algo = {"chosen": ind}
-        self.record(ind)
+    def done(self, search, state: State) -> bool:
+        return True
 
-    def can_step(self) -> bool:
-        return False
+    def step(self, search, state: State) -> None:  # pragma: no cover - done() is always True
+        raise AssertionError("one-shot rules take no steps")
 
-    def step(self) -> None:  # pragma: no cover - can_step is always False
-        raise AssertionError("one-shot baselines take no steps")
-
-    def chosen(self):
-        return self.state.algo["chosen"]
+    def best(self, search, state: State):
+        return state.chosen
 
 
 class Magnitude(OneShot):
@@ -58,18 +72,18 @@ class Saliency(OneShot):
     """Optimal-Brain-Damage saliency ½·w²·F (empirical Fisher from per-example gradients), global threshold."""
 
     name = "saliency"
-    needs = "saliency"
+    importance = "saliency"
 
 
 class Reconstruction(OneShot):
     """Greedy per-unit pruning by pre-activation damage (cancelling weights go together), global threshold."""
 
     name = "reconstruction"
-    needs = "reconstruction"
+    importance = "reconstruction"
 
 
 class Random(OneShot):
     """A random subset of the weights, of the target size."""
 
     name = "random"
-    needs = "random"
+    importance = ""

@@ -1,12 +1,13 @@
-"""Simulated Annealing over one layer's mask: logarithmic cooling, Metropolis acceptance, best feasible kept."""
+"""Simulated Annealing: logarithmic cooling, Metropolis acceptance, the best feasible mask kept."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..operators import adaptive_rate
-from .base import LayerwiseSearch
+from ..problem.operators import adaptive_rate, mut_prune
+from .base import Algorithm, better, local_start, setting
 
 
 def temperature(t0: float, t: int) -> float:
@@ -21,43 +22,49 @@ def metropolis(delta: float, temp: float, rng: np.random.Generator) -> bool:
     return bool(rng.random() < math.exp(-delta / temp))
 
 
-class SimulatedAnnealing(LayerwiseSearch):
-    """SA run layer by layer (the study's with `--preset study`); the neighbour move is `toolbox.mutate`."""
+@dataclass(frozen=True)
+class Settings:
+    t0: float = setting(0.002, "SA initial temperature of the cooling T0/(1 + ln(1 + t)) (the study preset: 1.0)",
+                        lambda v: None if v > 0 else "(the initial temperature) must be > 0")
+
+
+@dataclass
+class State:
+    current: object
+    best: object | None
+
+
+class SimulatedAnnealing(Algorithm[State]):
+    """SA (the study's with `--preset study`): the neighbour is `toolbox.mutate` at the adaptive rate."""
 
     name = "sa"
+    Settings = Settings
 
-    def begin_layer(self) -> None:
-        current = self.current_individual()
-        self.evaluate([current])  # a cache hit: the previous layer's result
-        start = current
-        if self.informed_start():
-            # The importance mask at the start sparsity, stepped down (at most three times)
-            # while it breaks the constraint; the current mask if none holds.
-            for scale in (1.0, 0.5, 0.25):
-                informed = self.toolbox.individual(sparsity=scale * self.start_sparsity(), spread=0.0)
-                self.evaluate([informed])
-                if informed.fitness.valid and informed.score.feasible:
-                    start = informed if self.better(informed, current) else current
-                    break
-        self.state.algo = {"current": start, "best": start if start.score.feasible else None}
+    def configure(self, toolbox, search) -> None:
+        if search.config.moves == "study":  # the study's SA move only prunes
+            toolbox.register("mutate", mut_prune, indpb=search.config.rate0, rng=search.state.rng)
 
-    def can_step(self) -> bool:
-        return any(self.state.algo["current"])  # an all-pruned layer has no neighbour
+    def setup(self, search, previous):
+        start = local_start(search)
+        return State(start, start if start.score.feasible else None)
 
-    def step(self) -> None:
-        st, a, c = self.state, self.state.algo, self.config
-        t = st.layer_evals
-        temp = temperature(c.t0, t)
-        rate = adaptive_rate(c.rate0, t, st.layer_budget)
-        cand = self.toolbox.clone(a["current"])
-        (cand,) = self.toolbox.mutate(cand, indpb=rate)
+    def done(self, search, state: State) -> bool:
+        return not any(state.current)  # an all-pruned genome has no neighbour
+
+    def step(self, search, state: State) -> None:
+        st, tb = search.state, search.toolbox
+        t = st.unit_evals
+        temp = temperature(self.settings.t0, t)
+        rate = adaptive_rate(search.config.rate0, t, st.unit_budget)
+        cand = tb.clone(state.current)
+        (cand,) = tb.mutate(cand, indpb=rate)
         del cand.fitness.values
-        self.evaluate([cand])
-        if metropolis(cand.score.cost - a["current"].score.cost, temp, st.rng):
-            a["current"] = cand
-        if cand.score.feasible and self.better(cand, a["best"]):
-            a["best"] = cand
-        self.record(a["current"], temperature=temp, rate=rate)
+        search.evaluate([cand])
+        if metropolis(cand.score.cost - state.current.score.cost, temp, st.rng):
+            state.current = cand
+        if cand.score.feasible and better(cand, state.best):
+            state.best = cand
+        search.record(state.current, temperature=temp, rate=rate)
 
-    def chosen(self):
-        return self.state.algo["best"]
+    def best(self, search, state: State):
+        return state.best

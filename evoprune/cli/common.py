@@ -9,7 +9,7 @@ from ..errors import ConfigError, ModelError
 
 
 def add_data_args(p: argparse.ArgumentParser, dataset_default: str | None = None) -> None:
-    from ..data import DATASETS
+    from ..problem.data import DATASETS
 
     p.add_argument("--dataset", choices=DATASETS, default=dataset_default,
                    help="dataset name (default: the one recorded in baseline.json, else mnist)")

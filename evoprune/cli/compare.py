@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from .common import check_model_file
-from .prune import add_search_args, executor_options, search_config
+from .prune import add_search_args, executor_options, search_configs
 
 # Flags that only apply when compare trains its own baseline; the TrainConfig field each one sets.
 _TRAINING = {"epochs": "epochs", "optimizer": "optimizer", "learning_rate": "learning_rate",
@@ -20,9 +20,6 @@ def add_parser(sub) -> None:
     p.add_argument("--seeds", required=True, type=int, metavar="N", help="runs per algorithm, seeds 0..N-1")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--model", help="a .keras model; without it LeNet-5 is trained (or taken from the cache) first")
-    p.add_argument("--set", action="append", default=[], metavar="[ALGORITHM.]KEY=VALUE",
-                   help="a search setting for one algorithm (for all without the prefix), e.g. ga.population=20; "
-                        "repeatable; wins over the shared flags")
     add_search_args(p)
     t = p.add_argument_group("baseline training (without --model)")
     t.add_argument("--epochs", type=int, help="default 100")
@@ -40,7 +37,7 @@ def training_config(args):
     """The baseline's training settings: compare's defaults with the given flags on top."""
     from dataclasses import replace
 
-    from ..compare import DEFAULT_TRAINING
+    from ..experiments.compare import DEFAULT_TRAINING
 
     config = replace(DEFAULT_TRAINING, **{field: getattr(args, flag) for flag, field in _TRAINING.items()
                                           if getattr(args, flag) is not None})
@@ -51,9 +48,9 @@ def training_config(args):
 
 def run(args) -> int:
     from ..algorithms import algorithm_class
-    from ..baseline import read_baseline
-    from ..compare import algorithm_configs, baseline_and_data, check_plan, compare, parse_settings
     from ..executors import make_executor
+    from ..experiments.baselines import read_baseline
+    from ..experiments.compare import baseline_and_data, check_plan, compare
 
     algorithms = [a.strip() for a in args.algorithms.split(",") if a.strip()]
     if not algorithms or len(set(algorithms)) != len(algorithms):
@@ -62,7 +59,7 @@ def run(args) -> int:
         algorithm_class(a)
     options = executor_options(args)
     make_executor(args.executor, args.workers, **options)  # checks the name and worker count
-    configs = algorithm_configs(search_config(args, None), parse_settings(args.set, algorithms))
+    configs = search_configs(args, algorithms, None)
     training = None
     n_layers = 1  # all that is known before a model is read; compare() checks again with the model
     if args.model is not None:

@@ -19,11 +19,11 @@ def run(args) -> int:
     check_model_file(args.model)
     if not os.path.exists(args.masks):
         raise ConfigError(f"{args.masks}: no such masks file")
-    from ..baseline import data_for, read_baseline
+    from ..experiments.baselines import data_for, read_baseline
 
     data = data_for(read_baseline(args.model), args.dataset, args.data)
-    from .. import models
-    from ..masks import load_masks, sparsity_global, sparsity_layer_mean
+    from ..network import models
+    from ..network.masks import load_masks, sparsity_global, sparsity_layer_mean
 
     model = models.load_model(args.model)
     models.check_input_shape(model, data.x_test)

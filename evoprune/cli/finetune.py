@@ -10,7 +10,7 @@ OUTPUTS = ("finetuned.keras", "finetune.json", "finetuned.sparse.npz")
 
 
 def add_parser(sub) -> None:
-    from ..finetune import FINETUNE_DEFAULTS, FINETUNE_EPOCHS
+    from ..pruned.finetune import FINETUNE_DEFAULTS, FINETUNE_EPOCHS
 
     f = sub.add_parser("finetune", help="fine-tune a model with saved masks held fixed (pruned weights stay zero)")
     f.add_argument("--model", required=True, help="the unpruned .keras model the masks were searched on")
@@ -38,13 +38,14 @@ def run(args) -> int:
     existing = [name for name in OUTPUTS if os.path.exists(os.path.join(out, name))]
     if existing and not args.force:
         raise ConfigError(f"{out} already holds {', '.join(existing)}; choose another --out or pass --force")
-    from ..baseline import data_for, read_baseline
+    from ..experiments.baselines import data_for, read_baseline
 
     data = data_for(read_baseline(args.model), args.dataset, args.data)  # checked before TensorFlow loads
-    from .. import export, models
-    from ..finetune import finetune_report
-    from ..front import point_masks
-    from ..masks import check_masks, load_masks
+    from ..network import models
+    from ..pruned import export
+    from ..pruned.finetune import finetune_report
+    from ..pruned.front import point_masks
+    from ..network.masks import check_masks, load_masks
     from ..results import io
 
     model = models.load_model(args.model)

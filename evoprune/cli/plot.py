@@ -13,7 +13,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     import os
 
-    from ..compare import report
+    from ..experiments.compare import report
 
     if not os.path.isdir(args.out):
         raise ConfigError(f"{args.out}: no such folder")

@@ -5,25 +5,24 @@ import os
 import sys
 import time
 
-from ..config import EVAL_SETS, IMPORTANCES, SCOPES
+from ..search.config import EVAL_SETS, IMPORTANCES, SCOPES
 from ..errors import ConfigError
 from .common import add_data_args, check_model_file
 
 
 def add_search_args(p) -> None:
-    """Search settings shared by `prune` and `compare` (None = the preset's or the default value)."""
-    from ..config import PRESETS
+    """Search settings shared by `prune` and `compare` (None = the preset's or the default value).
+
+    Every registered algorithm's own settings get a flag too (`--t0`, `--population`, …), besides `--set`.
+    """
+    from ..algorithms import setting_types
     from ..executors import EXECUTORS
+    from ..search.config import PRESETS
 
     p.add_argument("--preset", choices=sorted(PRESETS), help="study: the reference study's settings and protocol")
     add_data_args(p)
     p.add_argument("--budget", type=int, help="evaluations to make in all (default 1000)")
     p.add_argument("--rate0", type=float, help="initial mutation rate (default 0.02; the study preset 0.15)")
-    p.add_argument("--t0", type=float, help="SA initial temperature (default 0.002; the study preset 1.0)")
-    p.add_argument("--population", type=int, help="GA population (default 12)")
-    p.add_argument("--elite", type=int, help="GA elite size (default 2)")
-    p.add_argument("--tournament", type=int, help="GA tournament size (default 5)")
-    p.add_argument("--crossover", type=float, help="GA crossover probability (default 0.9)")
     p.add_argument("--objective", choices=("floor", "study"),
                    help="floor: most global sparsity with accuracy ≥ baseline − delta (default); study: the study's cost")
     p.add_argument("--delta", type=float, help="floor objective: allowed accuracy drop, e.g. 0.005 = half a point")
@@ -38,21 +37,36 @@ def add_search_args(p) -> None:
     p.add_argument("--start", choices=("informed", "study"), help="informed: start from the importance mask")
     p.add_argument("--start-sparsity", type=float, help="global sparsity of the informed start (default 0.6)")
     p.add_argument("--scope", choices=SCOPES,
-                   help="SA and GA: model searches one genome of every layer's mask (default); "
+                   help="model searches one genome of every layer's mask (default); "
                         "layers searches one layer at a time, in model order (the study)")
     p.add_argument("--layer-budget", choices=("weights", "equal"),
                    help="scope layers: budget shares per layer ∝ sqrt(kernel size) (default) or equal (the study)")
-    p.add_argument("--sparsity", type=float, help="one-shot baselines: target global sparsity")
     p.add_argument("--loss-to-warmup", type=float, help="warm-up loss allowance (default 1.0)")
     p.add_argument("--relative-threshold", action="store_true", default=None,
                    help="loss thresholds relative to the baseline loss instead of absolute")
     p.add_argument("--eval-set", choices=EVAL_SETS,
                    help="data the search decides on (default train+validation; the study preset uses test)")
+    algorithm = p.add_argument_group("algorithm settings (each applies to the algorithms that have it)")
+    for name, (kind, text) in sorted(setting_types().items()):
+        if kind is tuple:  # a pair, written LOW,HIGH
+            algorithm.add_argument(f"--{name.replace('_', '-')}", metavar="LOW,HIGH", help=text,
+                                   type=lambda v, n=name: _pair(n, v))
+        else:
+            algorithm.add_argument(f"--{name.replace('_', '-')}", type=kind, help=text)
+    p.add_argument("--set", action="append", default=[], metavar="[ALGORITHM.]KEY=VALUE",
+                   help="any search setting (shared or an algorithm's), e.g. t0=0.004 or ga.population=20; "
+                        "repeatable; wins over the flags")
     p.add_argument("--executor", default="serial", help=f"where evaluations run: {', '.join(EXECUTORS)}")
     p.add_argument("--workers", type=int, help="worker processes for pool executors (default: one per core)")
     p.add_argument("--ray-address", help="address of a running Ray cluster (HOST:PORT) for --executor ray")
     p.add_argument("--force", action="store_true", help="overwrite a run already in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _pair(name: str, text: str) -> tuple:
+    from ..experiments.settings import convert
+
+    return convert(f"{name}={text}", text, tuple)
 
 
 def executor_options(args) -> dict:
@@ -62,16 +76,23 @@ def executor_options(args) -> dict:
     return {"address": args.ray_address} if args.ray_address else {}
 
 
-def search_config(args, seed: int | None):
-    from ..config import make_config
+# Shared settings with a flag of their own (the rest keep their defaults unless --set).
+_SHARED_FLAGS = ("budget", "rate0", "objective", "delta", "confidence", "loss_weight", "importance", "moves", "start",
+                 "start_sparsity", "scope", "layer_budget", "loss_to_warmup", "relative_threshold", "eval_set")
 
-    return make_config(args.preset, budget=args.budget, seed=seed, rate0=args.rate0, t0=args.t0,
-                       population=args.population, elite=args.elite, tournament=args.tournament,
-                       crossover=args.crossover, loss_to_warmup=args.loss_to_warmup, objective=args.objective,
-                       delta=args.delta, confidence=args.confidence, loss_weight=args.loss_weight,
-                       importance=args.importance, moves=args.moves, start=args.start,
-                       start_sparsity=args.start_sparsity, layer_budget=args.layer_budget, sparsity=args.sparsity,
-                       relative_threshold=args.relative_threshold, eval_set=args.eval_set, scope=args.scope)
+
+def search_configs(args, algorithms: list[str], seed: int | None) -> dict:
+    """One search config per algorithm: the preset, then the flags, then `--set` (checked names and values)."""
+    from ..algorithms import setting_types
+    from ..experiments.settings import check_given, parse_settings
+    from ..search.config import make_config, with_settings
+
+    flags = {k: getattr(args, k) for k in _SHARED_FLAGS}
+    given = {k: getattr(args, k) for k in setting_types() if getattr(args, k, None) is not None}
+    check_given(given, algorithms)
+    per_algorithm = parse_settings(args.set, algorithms)
+    base = make_config(args.preset, seed=seed, **flags)
+    return {a: with_settings(base, **{k: v for k, v in given.items()}, **per_algorithm[a]) for a in algorithms}
 
 
 def add_parser(sub) -> None:
@@ -112,11 +133,11 @@ def _resumed_args(args):
 
 
 def run(args) -> int:
-    from ..algorithms import algorithm_class
-    from ..api import check_out
-    from ..baseline import data_for, read_baseline, run_info, search_data
-    from ..config import SearchConfig
+    from ..algorithms import algorithm_class, check_budget, make_algorithm, units
     from ..executors import make_executor
+    from ..experiments.baselines import data_for, read_baseline, run_info, search_data
+    from ..results.run_folder import check_out
+    from ..search.config import SearchConfig
 
     if args.resume:
         args = _resumed_args(args)
@@ -127,18 +148,22 @@ def run(args) -> int:
     algorithm_class(args.algorithm)
     options = executor_options(args)
     make_executor(args.executor, args.workers, **options)  # checks the name and worker count
-    config = SearchConfig.from_dict(args.config) if args.resume else search_config(args, args.seed)
-    config.validate(args.algorithm, n_layers=1)  # what can be checked before the model is read
+    if args.resume:
+        config = SearchConfig.from_dict(args.config)
+    else:
+        config = search_configs(args, [args.algorithm], args.seed)[args.algorithm]
+    algo = make_algorithm(args.algorithm, config.validate())
+    check_budget(algo, config, 1)  # the least a run needs, before the model is read
     check_model_file(args.model)
     baseline = read_baseline(args.model)
-    if baseline and "prunable_layers" in baseline:
-        config.validate(args.algorithm, len(baseline["prunable_layers"]))
+    # What can be checked before the model is read: the layers recorded beside it, else one.
+    check_budget(algo, config, units(algo, config, len((baseline or {}).get("prunable_layers", [None]))))
     out = args.out or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))
     if not args.resume:
         check_out(out, args.force)
     data = data_for(baseline, args.dataset, args.data)  # every input is checked before TensorFlow loads
 
-    from .. import models
+    from ..network import models
     from ..api import prune
 
     model = models.load_model(args.model)

@@ -20,13 +20,13 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..data import Split, prepare
+    from ..problem.data import Split, prepare
 
     if args.epochs < 1 or args.batch_size < 1 or args.learning_rate <= 0:
         raise ConfigError("--epochs and --batch-size must be ≥ 1 and --learning-rate > 0")
     data = prepare(args.dataset, args.data, Split(args.seed, args.val_fraction))  # checked before TensorFlow loads
-    from ..baseline import train_baseline
-    from ..models import TrainConfig
+    from ..experiments.baselines import train_baseline
+    from ..network.models import TrainConfig
 
     config = TrainConfig(args.epochs, args.optimizer, args.learning_rate, args.batch_size, args.seed)
     b = train_baseline(data, config, args.out, progress=not args.no_progress)

@@ -1,4 +1,4 @@
-"""Fast mask evaluation: compiled masked forwards with a per-context prefix cache (`MaskEvaluator`)."""
+"""Fast mask evaluation in any process: compiled masked forwards with a prefix cache, and the per-process registry."""
 from .context import Context, EvalResult, StaleContextError
 from .engine import MaskEvaluator
 

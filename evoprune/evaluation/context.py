@@ -6,7 +6,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..masks import LayerSpec, digest
+from ..network.masks import LayerSpec, digest
 
 
 @dataclass(frozen=True)

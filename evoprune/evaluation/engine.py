@@ -8,9 +8,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .. import models
+from ..network import models
 from .._tf import import_keras, import_tensorflow
-from ..masks import digest, split
+from ..network.masks import digest, split
 from .context import Context, EvalResult, unpack_mask, verified_fixed_masks
 from .graph import chain_layers, compile_prefix, compile_scorer, example_floats, kernel_variables, run_layers
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from .._tf import import_keras, import_tensorflow
 from ..errors import ModelError
-from ..masks import LayerSpec
+from ..network.masks import LayerSpec
 
 # Two chunks in flight: measured ~20 % faster than one on 2 cores (one chunk's ops leave
 # cores idle between them); more than two only adds contention.

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import signal
 
+from ..evaluation.registry import init_worker
 from .serial import run_batch
 
 # Test hook: EVOPRUNE_FAULT="exit:K" (or "hang:K") makes the first worker that reaches its K-th
@@ -14,18 +15,10 @@ _tasks_done = 0
 
 
 def initialize(problem, threads: int) -> None:
-    """Load TensorFlow sized to this worker's share of the cores, then the problem's evaluator."""
+    """Prepare a pool worker: Ctrl-C left to the main process, TensorFlow sized to this worker's share of the cores."""
     # Ctrl-C is the main process's to handle; workers would each print a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from .._tf import import_tensorflow
-
-    tf = import_tensorflow()
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
-    for gpu in tf.config.list_physical_devices("GPU"):
-        # Without this every worker would reserve all of every GPU's memory.
-        tf.config.experimental.set_memory_growth(gpu, True)
-    problem.install()
+    init_worker(problem, threads)
 
 
 def run_chunk(fn, items: list) -> list:

@@ -1,1 +1,1 @@
-"""Result files of a run: atomic writes, history CSV, manifests, summaries and plots."""
+"""Results of a run: atomic files, history, manifests, checkpoints, the run folder, progress, tables and figures."""

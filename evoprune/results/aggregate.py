@@ -5,13 +5,13 @@ import csv
 import glob
 import math
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
-from ..config import SearchConfig, make_config
-from ..masks import WHOLE
+from ..search.config import SearchConfig, make_config
+from ..network.masks import WHOLE
 from . import io
 from .history import read_history
 
@@ -239,22 +239,27 @@ def describe(out: str, runs: Sequence[Run]) -> list[str]:
                                              for a, rs in by_algorithm(runs).items())]
     settings = _settings(runs)
     if settings:
-        lines.append(f"- **Settings** (beyond the preset's or SearchConfig's defaults): {settings}")
+        lines.append(f"- **Settings** (shared ones that differ from the preset's or the defaults, then each "
+                     f"algorithm's own): {settings}")
     commands = list(dict.fromkeys(r.info["command"] for r in runs if r.info.get("command")))
     lines += [f"- **Command**: `{c}`" for c in commands]
     return lines
 
 
 def _settings(runs: Sequence[Run]) -> str:
-    """Each algorithm's settings that differ from its preset's (the seed, budget and search set are listed apart)."""
-    shown = [f.name for f in fields(SearchConfig) if f.name not in ("seed", "budget", "eval_set")]
+    """Each algorithm's shared settings that differ from its preset's, then all of its own (the seed, budget and
+    search set are listed apart)."""
+    skip = ("seed", "budget", "eval_set")
     parts = []
     for a, rs in by_algorithm(runs).items():
-        config = rs[0].info.get("config", {})
-        defaults = make_config(rs[0].info.get("preset")).to_dict()
-        changed = [f"{k}={config[k]}" for k in shown if k in config and config[k] != defaults[k]]
-        if changed:
-            parts.append(f"{a}: {', '.join(changed)}")
+        recorded = rs[0].info.get("config", {})
+        config = SearchConfig.from_dict(recorded)
+        defaults = make_config(rs[0].info.get("preset")).shared()
+        changed = [f"{k}={v}" for k, v in config.shared().items()
+                   if k not in skip and k in recorded and v != defaults[k]]
+        own = [f"{k}={v}" for k, v in recorded.items() if k in config.settings]
+        if changed or own:
+            parts.append(f"{a}: {', '.join(changed + own)}")
     return "; ".join(parts)
 
 

@@ -5,7 +5,7 @@ import csv
 import os
 from typing import Sequence
 
-from ..algorithms.base import HISTORY_FIELDS, Callback
+from ..search.loop import HISTORY_FIELDS, Callback
 
 
 class HistoryWriter(Callback):

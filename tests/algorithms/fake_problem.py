@@ -1,16 +1,29 @@
-"""A synthetic, TensorFlow-free problem (loss grows as important weights are pruned) and test callbacks."""
+"""A synthetic, TensorFlow-free problem (loss grows as important weights are pruned), served through the real seam.
+
+The fake evaluator is installed in evoprune's per-process registry, so searches run through
+the real toolbox, `toolbox.evaluate` and `toolbox.map`; only the network is replaced.
+"""
 from __future__ import annotations
 
+import random
+import uuid
 from dataclasses import dataclass
 
 import numpy as np
 
-from evoprune.algorithms.base import Callback
-from evoprune.masks import LayerSpec, split, unpack
+from evoprune.algorithms import make_algorithm
+from evoprune.evaluation import registry
+from evoprune.network.masks import LayerSpec, full_masks, split, unpack
+from evoprune.problem.layout import Layout
+from evoprune.problem.objectives import make_objective
+from evoprune.search import Callback, Search
+from evoprune.search.config import OBJECTIVE_SETTINGS, make_config
 
 SPECS = [LayerSpec("l0", 0, (6, 5)), LayerSpec("l1", 2, (40,)), LayerSpec("l2", 4, (8, 4))]
 N_LAYERS = 6
 TOTAL = sum(s.size for s in SPECS)
+_RNG = np.random.default_rng(123)
+IMPORTANCE = {s.name: _RNG.random(s.size) ** 3 for s in SPECS}
 
 
 @dataclass(frozen=True)
@@ -28,43 +41,65 @@ class Result:
         return np.packbits(np.arange(self.images) < self.correct).tobytes()
 
 
-class FakeTask:
-    """toolbox.evaluate for one layer: a deterministic loss of the full masks."""
-
-    def __init__(self, context, base_loss: float = 0.05, sent: list | None = None):
-        self.context, self.base_loss, self.sent = context, base_loss, sent
-        rng = np.random.default_rng(123)
-        self.importance = {s.name: rng.random(s.size) ** 3 for s in SPECS}
-
-    def __call__(self, packed):
-        if self.sent is not None:
-            self.sent.append((self.context.key, packed.tobytes()))
-        loss = self.base_loss
-        for s in SPECS:
-            bits = (unpack(packed, s.size) if s.name == self.context.layer
-                    else unpack(self.context.fixed[s.name], s.size))
-            imp = self.importance[s.name]
-            loss += 3.0 * float(imp[~bits].sum() / imp.sum()) ** 2
-        acc = max(0.0, 1.0 - loss / 2)
-        return Result(loss, acc, int(acc * 1000))
+def result(masks: dict, base_loss: float = 0.05) -> Result:
+    """The fake network's score of full masks: the loss grows with the importance pruned in each layer."""
+    loss = base_loss
+    for s in SPECS:
+        imp = IMPORTANCE[s.name]
+        loss += 3.0 * float(imp[~masks[s.name].reshape(-1)].sum() / imp.sum()) ** 2
+    acc = max(0.0, 1.0 - loss / 2)
+    return Result(loss, acc, int(acc * 1000))
 
 
-class FakeWholeTask(FakeTask):
-    """toolbox.evaluate for whole-model genomes: the fake problem's loss of each layer's slice."""
+class FakeEvaluator:
+    """Scores packed genomes in a context, as MaskEvaluator does; `sent` keeps what it was asked."""
 
-    def __call__(self, packed):
-        assert self.context.layer is None and not self.context.fixed
-        if self.sent is not None:
-            self.sent.append(packed.tobytes())
-        return self.result(unpack(packed, TOTAL))
+    def __init__(self, base_loss: float, sent: list | None):
+        self.base_loss, self.sent = base_loss, sent
 
-    def result(self, genome: np.ndarray) -> Result:
-        loss = self.base_loss
-        for name, mask in split(genome, SPECS).items():
-            imp = self.importance[name]
-            loss += 3.0 * float(imp[~mask.reshape(-1)].sum() / imp.sum()) ** 2
-        acc = max(0.0, 1.0 - loss / 2)
-        return Result(loss, acc, int(acc * 1000))
+    def evaluate(self, context, packed) -> list[Result]:
+        out = []
+        for p in packed:
+            if self.sent is not None:
+                self.sent.append(p.tobytes() if context.layer is None else (context.key, p.tobytes()))
+            if context.layer is None:
+                masks = split(unpack(p, TOTAL), SPECS)
+            else:
+                masks = {s.name: unpack(context.fixed[s.name] if s.name != context.layer else p, s.size)
+                         for s in SPECS}
+            out.append(result(masks, self.base_loss))
+        return out
+
+
+class FakeProblem:
+    """Stands in for `evoprune.Problem` in a search: layers, objective settings, and a registered fake evaluator."""
+
+    def __init__(self, config, base_loss: float = 0.05, sent: list | None = None):
+        self.specs, self.layer_count = list(SPECS), N_LAYERS
+        self.layout, self.fixed = Layout(tuple(SPECS)), full_masks(SPECS)
+        self._settings = {k: getattr(config, k) for k in OBJECTIVE_SETTINGS}
+        self.token = uuid.uuid4().hex
+        registry.install(self.token, lambda: FakeEvaluator(base_loss, sent))
+
+    def settings(self) -> dict:
+        return dict(self._settings)
+
+    def objective(self, baseline):
+        return make_objective(baseline, {s.index: s.size for s in SPECS}, N_LAYERS, **self._settings)
+
+
+def true_scores():
+    """The fake problem's own importance of every weight, as importance scores."""
+    return {s.name: IMPORTANCE[s.name].reshape(s.shape) for s in SPECS}
+
+
+def make_search(name, budget=120, seed=0, base_loss=0.05, sent=None, callbacks=(), state=None, preset=None,
+                scores=None, customize=None, map_fn=map, **cfg) -> Search:
+    """A search of the fake problem by the registered algorithm `name` (small GA and NSGA-II populations)."""
+    settings = {"population": 6, "elite": 2, "tournament": 3} if name != "nsga2" else {"population": 8}
+    config = make_config(preset, budget=budget, seed=seed, **{**settings, **cfg})
+    return Search(FakeProblem(config, base_loss, sent), make_algorithm(name, config.validate()), config,
+                  scores=scores, callbacks=callbacks, state=state, customize=customize, map_fn=map_fn)
 
 
 class Rows(Callback):
@@ -95,18 +130,13 @@ def resumes_identically(make, at: int | None = None):
     The snapshot is taken after step `at` (default: half the uninterrupted run's rows). Returns
     the snapshotted state, for checks of where it was taken.
     """
-    import random
-
-    from evoprune.algorithms.base import LayerwiseSearch
-
     full_rows = Rows()
     full = make(callbacks=[full_rows]).run()
     snap = SnapshotAt(at or len(full_rows.rows) // 2)
     make(callbacks=[snap]).run()
     assert snap.data is not None
     random.seed(999)  # whatever happened meanwhile to Python's generator must not matter
-    state = LayerwiseSearch.restore(snap.data)
-    taken = LayerwiseSearch.restore(snap.data)
+    state, taken = Search.restore(snap.data), Search.restore(snap.data)
     resumed_rows = Rows()
     resumed = make(callbacks=[resumed_rows], state=state).run()
     assert resumed.evaluations == full.evaluations and resumed.history_rows == full.history_rows
@@ -114,4 +144,3 @@ def resumes_identically(make, at: int | None = None):
     strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
     assert strip(full_rows.rows[-len(resumed_rows.rows):]) == strip(resumed_rows.rows)
     return taken
-

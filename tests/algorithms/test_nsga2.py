@@ -1,20 +1,21 @@
 """NSGA-II on whole-model genomes: a non-dominated front, budget and cache, reported point, seeds, state, files."""
-from functools import partial
-
 import numpy as np
 import pytest
 
-from .fake_problem import N_LAYERS, SPECS, TOTAL, FakeWholeTask, Rows, resumes_identically
-from evoprune.algorithms import NSGA2
-from evoprune.config import make_config
-from evoprune.masks import unpack
+from evoprune.algorithms import check_budget, make_algorithm
+from evoprune.network.masks import split, unpack
+from evoprune.search.config import make_config
+
+from .fake_problem import SPECS, TOTAL, Rows, make_search, resumes_identically, result
 
 
-def make(budget=150, seed=0, sent=None, callbacks=(), state=None, scores=None, **cfg):
-    config = make_config(None, budget=budget, seed=seed, population=8, delta=0.02, importance="magnitude", **cfg)
-    config.validate("nsga2", len(SPECS))
-    return NSGA2(SPECS, config, partial(FakeWholeTask, sent=sent), layer_count=N_LAYERS, callbacks=callbacks,
-                 state=state, scores=scores)
+def make(budget=150, **kw):
+    return make_search("nsga2", budget=budget, delta=0.02, importance="magnitude", **kw)
+
+
+def front_of(search):
+    """The run's front as (masks, search-data result), from the sparsest."""
+    return [(search.masks_of(ind), ind.result) for ind in search.algorithm.front(search.state.algo)]
 
 
 def fake_scores():
@@ -30,7 +31,7 @@ def dominates(a, b):
 def objectives(packed_bytes):
     """(accuracy, global sparsity) of a genome as it was sent for evaluation."""
     genome = unpack(np.frombuffer(packed_bytes, np.uint8), TOTAL)
-    return FakeWholeTask(None).result(genome).accuracy, 1.0 - genome.sum() / TOTAL
+    return result(split(genome, SPECS)).accuracy, 1.0 - genome.sum() / TOTAL
 
 
 @pytest.mark.parametrize("scores", [None, "informed"])
@@ -39,7 +40,7 @@ def test_front_is_non_dominated_by_anything_evaluated_and_every_evaluation_count
     search = make(sent=sent, scores=fake_scores() if scores else None)
     state = search.run()
     assert state.evaluations == 150 == len(sent) == len(set(sent))  # counted once each, repeats from the cache
-    front = [(res.accuracy, 1.0 - sum(int(m.sum()) for m in masks.values()) / TOTAL) for masks, res in search.front()]
+    front = [(res.accuracy, 1.0 - sum(int(m.sum()) for m in masks.values()) / TOTAL) for masks, res in front_of(search)]
     assert len(front) >= 3
     for a in front:
         assert not any(dominates(b, a) for b in front)
@@ -51,7 +52,7 @@ def test_reported_masks_are_the_sparsest_front_point_within_delta_on_the_search_
     search = make()
     state = search.run()
     floor = state.baseline.accuracy - 0.02
-    ok = [(masks, res) for masks, res in search.front() if res.accuracy >= floor - 1e-12]
+    ok = [(masks, res) for masks, res in front_of(search) if res.accuracy >= floor - 1e-12]
     sparsest = ok[0][0]  # the front runs from the sparsest
     assert all(np.array_equal(state.masks[k], sparsest[k]) for k in sparsest)
     assert state.current.accuracy >= floor
@@ -75,7 +76,7 @@ def test_same_seed_same_front_other_seed_other_front():
         search = make(seed=seed)
         search.run()
         fronts.append([(res.accuracy, tuple(np.concatenate([m.ravel() for m in masks.values()])))
-                       for masks, res in search.front()])
+                       for masks, res in front_of(search)])
     assert fronts[0] == fronts[1] != fronts[2]
 
 
@@ -87,20 +88,19 @@ def test_population_must_suit_the_dominance_tournament():
     from evoprune.errors import ConfigError
 
     with pytest.raises(ConfigError, match="multiple of 4"):
-        make_config(None, population=10).validate("nsga2", 3)
+        make_algorithm("nsga2", make_config(population=10))
     with pytest.raises(ConfigError, match="too small"):
-        make_config(None, population=8, budget=8).validate("nsga2", 3)
+        check_budget(make_algorithm("nsga2", make_config(population=8)), make_config(budget=8), 1)
 
 
 def test_prune_writes_the_front_with_test_figures(tiny_model, small_mnist, tmp_path):
-    from evoprune import SearchConfig, prune
-    from evoprune.api import test_figures
-    from evoprune import models
-    from evoprune.front import read_front
-    from evoprune.masks import load_masks
+    from evoprune import make_config, prune
+    from evoprune.network import models
+    from evoprune.pruned.front import read_front
+    from evoprune.network.masks import load_masks
 
     x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
-    config = SearchConfig(budget=60, seed=0, population=8, importance="magnitude", delta=0.02)
+    config = make_config(budget=60, seed=0, population=8, importance="magnitude", delta=0.02)
     result = prune(tiny_model, x_val, y_val, x_te, y_te, "nsga2", config, out=str(tmp_path), progress=False)
     rows, masks = read_front(str(tmp_path))
     assert len(rows) == len(masks) == result.summary["front_points"] >= 3
@@ -114,17 +114,17 @@ def test_prune_writes_the_front_with_test_figures(tiny_model, small_mnist, tmp_p
     # test figures are Keras' own, computed after the search for reporting only
     kernels = models.kernels(tiny_model, specs)
     for r, m in list(zip(rows, masks))[:3]:
-        loss, acc = test_figures(tiny_model, m, kernels, x_te, y_te)
+        loss, acc = models.evaluate_masked(tiny_model, m, x_te, y_te, kernels)
         assert r["test_accuracy"] == pytest.approx(acc, abs=1e-6)  # Keras reports float32
         assert r["test_loss"] == pytest.approx(loss, rel=1e-5)
 
 
 @pytest.mark.slow
 def test_process_pool_serves_whole_genomes_with_the_same_front(tiny_model, small_mnist, tmp_path):
-    from evoprune import SearchConfig, prune
+    from evoprune import make_config, prune
 
     x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
-    config = SearchConfig(budget=40, seed=1, population=8, importance="magnitude")
+    config = make_config(budget=40, seed=1, population=8, importance="magnitude")
     runs = [prune(tiny_model, x_val, y_val, x_te, y_te, "nsga2", config, out=str(tmp_path / ex), executor=ex,
                   workers=2 if ex == "process" else None, progress=False) for ex in ("serial", "process")]
     assert runs[0].front == runs[1].front

@@ -4,53 +4,42 @@ from functools import partial
 import numpy as np
 import pytest
 
-from evoprune.algorithms import GeneticAlgorithm, Magnitude, SimulatedAnnealing, WholeModel, algorithm_class
-from evoprune.config import make_config
+from evoprune.algorithms import check_budget, make_algorithm, units
 from evoprune.errors import ConfigError
-from evoprune.genome import MaskIndividual, bits
-from evoprune.importance import global_threshold_masks
-from evoprune.masks import WHOLE, flatten, unpack
-from evoprune.objectives import paired_drop_error
+from evoprune.network.masks import WHOLE, flatten, unpack
+from evoprune.problem.genome import MaskIndividual, bits
+from evoprune.problem.importance import global_threshold_masks
+from evoprune.problem.objectives import paired_drop_error
+from evoprune.search.config import make_config
 
-from .fake_problem import N_LAYERS, SPECS, TOTAL, FakeTask, FakeWholeTask, Rows, resumes_identically
+from .fake_problem import SPECS, TOTAL, Rows, make_search, resumes_identically, result, true_scores
 
 ALGOS = ["sa", "ga"]
 DELTA = 0.05
 
 
-def true_scores():
-    """The fake problem's own importance of every weight, as importance scores."""
-    imp = FakeTask(None).importance
-    return {s.name: imp[s.name].reshape(s.shape) for s in SPECS}
-
-
-def make(name, budget=150, seed=0, sent=None, callbacks=(), state=None, **cfg):
-    config = make_config(None, budget=budget, seed=seed, population=6, elite=2, tournament=3, delta=DELTA,
-                         start_sparsity=0.3, **cfg)
-    config.validate(name, len(SPECS))
-    cls = algorithm_class(name, config)
-    return cls(SPECS, config, partial(FakeWholeTask, sent=sent), layer_count=N_LAYERS, callbacks=callbacks,
-               state=state, scores=true_scores())
+def make(name, budget=150, **kw):
+    return make_search(name, budget=budget, delta=DELTA, start_sparsity=0.3, scores=true_scores(), **kw)
 
 
 def genome(masks):
     return flatten(masks, SPECS)
 
 
-def test_scope_picks_the_whole_model_form_of_sa_and_ga_only():
-    default = make_config(None)
+def test_scope_makes_one_genome_of_sa_and_ga_only():
+    default = make_config()
     assert default.scope == "model"
-    for name, cls in (("sa", SimulatedAnnealing), ("ga", GeneticAlgorithm)):
-        whole = algorithm_class(name, default)
-        assert issubclass(whole, WholeModel) and issubclass(whole, cls)
-        assert algorithm_class(name, make_config(None, scope="layers")) is cls
-        assert algorithm_class(name, make_config("study")) is cls  # the study searches layer by layer
-    assert algorithm_class("magnitude", default) is Magnitude
+    for name in ("sa", "ga"):
+        assert units(make_algorithm(name, default), default, 5) == 1
+        assert units(make_algorithm(name, make_config(scope="layers")), make_config(scope="layers"), 5) == 5
+        assert units(make_algorithm(name, make_config("study")), make_config("study"), 5) == 5  # layer by layer
+    assert units(make_algorithm("magnitude", default), default, 5) == 5  # one-shot rules go layer by layer
+    ga = make_algorithm("ga", make_config(population=12))
     with pytest.raises(ConfigError, match="--budget 12 is too small for ga"):
-        make_config(None, budget=12, population=12).validate("ga", 5)  # one population, plus the baseline
-    make_config(None, budget=13, population=12).validate("ga", 5)
+        check_budget(ga, make_config(budget=12), 1)  # one population, plus the baseline
+    check_budget(ga, make_config(budget=13), 1)
     with pytest.raises(ConfigError, match="--scope must be one of"):
-        make_config(None, scope="blocks").validate("sa", 5)
+        make_config(scope="blocks").validate()
 
 
 @pytest.mark.parametrize("name", ALGOS)
@@ -68,7 +57,7 @@ def test_one_pass_over_every_layer_counts_every_evaluation(name):
 @pytest.mark.parametrize("name", ALGOS)
 def test_the_floor_holds_on_the_search_data_for_the_reported_masks(name):
     state = make(name).run()
-    again = FakeWholeTask(None).result(genome(state.masks))  # the reported masks, scored afresh
+    again = result(state.masks)  # the reported masks, scored afresh
     assert again == state.current
     # at the default 95 % confidence: the drop plus 1.645 of its paired standard errors
     bound = again.accuracy - 1.6449 * paired_drop_error(state.baseline, again)
@@ -87,13 +76,13 @@ def test_the_start_is_the_global_importance_mask():
 def test_moves_prune_and_restore_across_layers_by_global_rank():
     search = make("sa", budget=20)
     search.run()
-    ranks = search.toolbox.layer.ranks
+    ranks = search.toolbox.genome.ranks
     assert ranks.size == TOTAL
     rng = np.random.default_rng(0)
     start = (rng.random(TOTAL) < 0.5).astype(np.uint8)
     hits_off, hits_on, layers_off = [], [], set()
     for _ in range(200):
-        ind = MaskIndividual(start.tolist())
+        ind = MaskIndividual(start.tobytes())
         search.toolbox.mutate(ind, indpb=0.2)
         b = bits(ind)
         off, on = np.flatnonzero((start == 1) & (b == 0)), np.flatnonzero((start == 0) & (b == 1))
@@ -101,7 +90,7 @@ def test_moves_prune_and_restore_across_layers_by_global_rank():
         hits_on += ranks[on].tolist()
         moved = np.zeros(TOTAL, np.uint8)
         moved[off] = 1
-        layers_off |= {name for name, m in search.masks_of(MaskIndividual(moved.tolist())).items() if m.any()}
+        layers_off |= {name for name, m in search.masks_of(MaskIndividual(moved.tobytes())).items() if m.any()}
     kept_ranks, pruned_ranks = ranks[start == 1], ranks[start == 0]
     assert np.mean(hits_off) < kept_ranks.mean() - 0.1    # pruning prefers the globally unimportant
     assert np.mean(hits_on) > pruned_ranks.mean() + 0.1   # restoring prefers the globally important
@@ -111,4 +100,4 @@ def test_moves_prune_and_restore_across_layers_by_global_rank():
 @pytest.mark.parametrize("name", ALGOS)
 def test_saved_state_continues_identically(name):
     state = resumes_identically(partial(make, name))
-    assert state.layer_started and 0 < state.evaluations < 150  # really mid-pass
+    assert state.unit_started and 0 < state.evaluations < 150  # really mid-pass

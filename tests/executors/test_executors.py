@@ -8,12 +8,11 @@ import sys
 import numpy as np
 import pytest
 
-from evoprune import SearchConfig, prune
-from evoprune.evaluation import Context
+from evoprune import Problem, make_config, prune
 from evoprune.executors import make_executor
 from evoprune.executors.supervised import split
-from evoprune.masks import full_masks, pack
-from evoprune.problem import EvaluateMasks, PruningProblem
+from evoprune.network import models
+from evoprune.problem.genome import MaskIndividual
 
 pytestmark = pytest.mark.slow
 EXECUTORS = [("serial", None, {}), ("process", 2, {}), ("ray", 2, {})]
@@ -27,47 +26,51 @@ def test_split_keeps_order_and_balance():
 
 @pytest.fixture(scope="module")
 def problem(tiny_model, small_mnist):
-    return PruningProblem.from_model(tiny_model, small_mnist[2], small_mnist[3])
+    layer = models.prunable_layers(tiny_model)[-2]
+    return Problem(tiny_model, small_mnist[2], small_mnist[3], scope="layer", layer=layer.name)
 
 
 @pytest.fixture(scope="module")
 def requests(problem):
-    specs = problem.specs
-    layer = specs[-2]
+    """`toolbox.evaluate` of one layer's genome, and individuals to score (one malformed: its evaluation raises)."""
+    size = problem.layout.size
     rng = np.random.default_rng(0)
-    packed = [pack(rng.random(layer.size) > s) for s in (0.0, 0.3, 0.6, 0.9, 0.5)]
-    packed.insert(2, np.zeros(3, np.uint8))  # a malformed mask: its evaluation raises
-    return EvaluateMasks(problem.token, Context.make(full_masks(specs), layer.name)), packed
+    individuals = [MaskIndividual((rng.random(size) > s).astype(np.uint8).tobytes()) for s in (0.0, 0.3, 0.6, 0.9, 0.5)]
+    individuals.insert(2, MaskIndividual(bytes(3)))
+    return problem.toolbox(seed=0).evaluate, individuals
 
 
 @pytest.fixture(scope="module")
 def serial_results(problem, requests):
-    task, packed = requests
+    task, individuals = requests
     with make_executor("serial") as ex:
         ex.start(problem)
-        return ex.map(task, packed)
+        return ex.map(task, individuals)
 
 
 @pytest.mark.parametrize("name,workers,options", EXECUTORS, ids=[e[0] for e in EXECUTORS])
 def test_contract_same_results_order_and_errors_as_data(name, workers, options, problem, requests,
                                                         serial_results):
-    task, packed = requests
+    task, individuals = requests
     with make_executor(name, workers, **options) as ex:
         ex.start(problem)
-        results = ex.map(task, packed)
+        results = ex.map(task, individuals)
         assert ex.map(task, []) == []
-    assert len(results) == len(packed)
-    assert results[2].error and "ValueError" in results[2].error and np.isnan(results[2].loss)
+    assert len(results) == len(individuals)
+    failed = results[2].result
+    assert failed.error and "ValueError" in failed.error and np.isnan(failed.loss)
+    assert results[2] == (0.0, results[2].score.cost)  # scored, and infeasible
     ok = [r for i, r in enumerate(results) if i != 2]
-    assert all(r.error is None for r in ok)
-    assert [(r.correct, r.loss) for r in results if not r.error] == \
-           [(r.correct, r.loss) for r in serial_results if not r.error]
-    assert ok[0].accuracy > ok[3].accuracy  # order kept: unpruned before 90 % pruned
+    assert all(r.result.error is None for r in ok)
+    assert [(r.result.correct, r.result.loss, tuple(r)) for r in ok] == \
+           [(r.result.correct, r.result.loss, tuple(r)) for i, r in enumerate(serial_results) if i != 2]
+    assert ok[0].result.accuracy > ok[3].result.accuracy  # order kept: unpruned before 90 % pruned
+    assert ok[0][0] == 1.0  # the unpruned layer meets the floor
 
 
 def run_ga(tiny_model, small_mnist, out, executor, workers=None, **options):
     x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
-    config = SearchConfig(budget=60, seed=3, population=6, elite=1, tournament=3)
+    config = make_config(budget=60, seed=3, population=6, elite=1, tournament=3)
     return prune(tiny_model, x_val, y_val, x_te, y_te, "ga", config, out=str(out), executor=executor,
                  workers=workers, executor_options=options, progress=False, x_train=x_tr, y_train=y_tr)
 
@@ -96,12 +99,12 @@ def test_a_killed_worker_is_replaced_and_the_run_unchanged(tiny_model, small_mni
 def test_a_task_that_keeps_failing_stops_the_run(problem, requests):
     from evoprune.executors.supervised import ExecutorError
 
-    task, packed = requests
+    task, individuals = requests
     ex = make_executor("process", 1, task_timeout=60, max_retries=1)
     with pytest.raises(ExecutorError, match="failed 2 times"):
         with ex:
             ex.start(problem)
-            ex.map(_ExitingTask(), packed[:1])
+            ex.map(_ExitingTask(), individuals[:1])
 
 
 class _ExitingTask:

@@ -1,0 +1,1 @@
+"""Batch experiments: declared variants over seeds, their runs, and the verdict."""

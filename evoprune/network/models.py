@@ -1,0 +1,203 @@
+"""Models: the study's LeNet-5, training, prunable-layer discovery, masking, loading and saving."""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .._tf import import_keras
+from ..errors import ModelError
+from .masks import LayerSpec
+
+PRUNABLE_TYPES = ("Dense", "Conv2D")
+
+
+def build_lenet5(input_shape: tuple[int, int, int] = (28, 28, 1), classes: int = 10):
+    """LeNet-5 exactly as the reference study: sigmoid, average pooling, 61,470 kernel weights."""
+    keras = import_keras()
+    L = keras.layers
+    return keras.Sequential(
+        [
+            keras.Input(input_shape),
+            L.Conv2D(6, 5, padding="same", activation="sigmoid", name="conv1"),
+            L.AveragePooling2D(2, name="pool1"),
+            L.Conv2D(16, 5, padding="valid", activation="sigmoid", name="conv2"),
+            L.AveragePooling2D(2, name="pool2"),
+            L.Flatten(name="flatten"),
+            L.Dense(120, activation="sigmoid", name="fc1"),
+            L.Dense(84, activation="sigmoid", name="fc2"),
+            L.Dense(classes, activation="softmax", name="fc3"),
+        ],
+        name="lenet5",
+    )
+
+
+def prunable_layers(model) -> list[LayerSpec]:
+    """Every Dense and Conv2D kernel of `model`, in `model.layers` order (biases are never pruned)."""
+    specs = []
+    for i, layer in enumerate(model.layers):
+        if type(layer).__name__ in PRUNABLE_TYPES and getattr(layer, "kernel", None) is not None:
+            specs.append(LayerSpec(layer.name, i, tuple(int(d) for d in layer.kernel.shape)))
+    if not specs:
+        raise ModelError(f"model {model.name!r} has no prunable layers (Dense or Conv2D)")
+    return specs
+
+
+@dataclass
+class TrainConfig:
+    """How the baseline is trained; the defaults are the reference study's recipe."""
+
+    epochs: int = 50
+    optimizer: str = "sgd"
+    learning_rate: float = 0.1
+    batch_size: int = 128
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+OPTIMIZERS = ("sgd", "adam")
+
+
+def compile_model(model, optimizer: str = "sgd", learning_rate: float = 0.1) -> None:
+    """Compile with sparse categorical cross-entropy and accuracy, as the study does."""
+    keras = import_keras()
+    if optimizer == "sgd":
+        opt = keras.optimizers.SGD(learning_rate)
+    elif optimizer == "adam":
+        opt = keras.optimizers.Adam(learning_rate)
+    else:
+        raise ModelError(f"unknown optimizer {optimizer!r} (choose from {', '.join(OPTIMIZERS)})")
+    model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+
+def train(model, x_train, y_train, x_val, y_val, config: TrainConfig, progress: bool = True):
+    """Train `model` in place with `config`; returns the Keras history."""
+    keras = import_keras()
+    keras.utils.set_random_seed(config.seed)
+    compile_model(model, config.optimizer, config.learning_rate)
+    callbacks = [_TqdmEpochs(config.epochs)] if progress else []
+    return model.fit(
+        x_train, y_train, validation_data=(x_val, y_val), epochs=config.epochs,
+        batch_size=config.batch_size, verbose=0, callbacks=callbacks,
+    )
+
+
+def _TqdmEpochs(epochs: int):
+    keras = import_keras()
+    from tqdm.auto import tqdm
+
+    class TqdmEpochs(keras.callbacks.Callback):
+        """One progress bar over the epochs, with the latest losses and accuracies."""
+
+        def on_train_begin(self, logs=None):
+            self.bar = tqdm(total=epochs, desc="training", unit="epoch")
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            self.bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items() if "loss" in k or "acc" in k})
+            self.bar.update(1)
+
+        def on_train_end(self, logs=None):
+            self.bar.close()
+
+    return TqdmEpochs()
+
+
+def evaluate(model, x, y, batch_size: int = 1024) -> tuple[float, float]:
+    """Loss and accuracy of `model` on (x, y) with Keras' own `evaluate` (the reference figures)."""
+    if not getattr(model, "compiled", False) or model.loss is None:
+        compile_model(model)
+    loss, acc = model.evaluate(x, y, batch_size=batch_size, verbose=0)
+    return float(loss), float(acc)
+
+
+def evaluate_masked(model, masks: Mapping[str, np.ndarray], x, y,
+                    kernels: Mapping[str, np.ndarray] | None = None) -> tuple[float, float]:
+    """Keras' own loss and accuracy of `model` with `masks` applied; its kernels are restored afterwards.
+
+    `kernels` are the unmasked kernels (read from the model when not given).
+    """
+    kernels = kernels if kernels is not None else {n: model.get_layer(n).kernel.numpy() for n in masks}
+    apply_masks(model, masks, kernels)
+    try:
+        return evaluate(model, x, y)
+    finally:
+        apply_masks(model, {k: np.ones_like(v, bool) for k, v in masks.items()}, kernels)
+
+
+def load_model(path: str):
+    """Load a `.keras` model file, with one clear error if it is missing or not a Keras model."""
+    if not os.path.exists(path):
+        raise ModelError(f"{path}: no such model file")
+    if os.path.isdir(path) or not path.endswith(".keras"):
+        raise ModelError(f"{path}: not a Keras model file (expected a .keras file)")
+    keras = import_keras()
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as e:  # Keras raises many types for a corrupt archive; all mean the same here
+        raise ModelError(f"{path}: not a Keras model ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+
+
+def kernels(model, specs: Sequence[LayerSpec]) -> dict[str, np.ndarray]:
+    """The unmasked kernels of the prunable layers."""
+    return {s.name: model.layers[s.index].kernel.numpy() for s in specs}
+
+
+def apply_masks(model, masks: Mapping[str, np.ndarray], original: Mapping[str, np.ndarray] | None = None) -> None:
+    """Set each prunable kernel to (original kernel × mask), in place."""
+    for name, mask in masks.items():
+        layer = model.get_layer(name)
+        base = original[name] if original is not None else layer.kernel.numpy()
+        layer.kernel.assign(base * mask.astype(base.dtype))
+
+
+def clone(model):
+    """An independent, uncompiled copy of `model` with the same weights.
+
+    Uncompiled, so a saved copy holds no optimizer state: `keras.models.clone_model` would
+    compile the copy like the original, and Adam's moments triple a model file.
+    """
+    keras = import_keras()
+    config = keras.saving.serialize_keras_object(model)
+    config.pop("compile_config", None)  # deserializing it would compile (and build an optimizer) again
+    copy = keras.saving.deserialize_keras_object(config)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def masked_copy(model, masks: Mapping[str, np.ndarray]):
+    """An uncompiled copy of `model` with `masks` applied to its kernels."""
+    copy = clone(model)
+    apply_masks(copy, masks)
+    return copy
+
+
+def to_bytes(model) -> bytes:
+    """The model as `.keras` file bytes: how it travels to workers that cannot read our files."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "model.keras")
+        model.save(path)
+        with open(path, "rb") as f:
+            return f.read()
+
+
+def from_bytes(data: bytes):
+    """Inverse of `to_bytes`."""
+    keras = import_keras()
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "model.keras")
+        with open(path, "wb") as f:
+            f.write(data)
+        return keras.models.load_model(path, compile=False)
+
+
+def check_input_shape(model, x: np.ndarray) -> None:
+    """Refuse images whose shape is not the model's input shape."""
+    expected, got = tuple(model.input_shape[1:]), tuple(x.shape[1:])
+    if expected != got:
+        raise ModelError(f"the model expects inputs of shape {expected}, the data has images of shape {got}")

@@ -1,0 +1,149 @@
+"""Weight importance: magnitude, and the loss-aware saliency ½·w²·F with F the empirical Fisher diagonal."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .._tf import import_keras, import_tensorflow
+from ..network.masks import LayerSpec, Masks
+
+Scores = dict[str, np.ndarray]
+"""One non-negative score per kernel weight, kernel-shaped: higher means more important."""
+
+IMPORTANCES = ("magnitude", "saliency", "reconstruction")
+
+
+def magnitude(model, specs: Sequence[LayerSpec]) -> Scores:
+    """|w| of every prunable weight."""
+    return {s.name: np.abs(model.layers[s.index].kernel.numpy()) for s in specs}
+
+
+def empirical_fisher_diagonal(model, specs: Sequence[LayerSpec], x: np.ndarray, y: np.ndarray,
+                              batch_size: int = 64) -> Scores:
+    """`F = mean over examples n of g_n²`, with g_n the gradient of example n's own loss.
+
+    This is per-example: squaring the batch-mean gradient instead would give
+    `(mean g_n)²`, which cancels opposite gradients and is not the Fisher.
+    """
+    tf = import_tensorflow()
+    keras = import_keras()
+    kernels = [model.layers[s.index].kernel for s in specs]
+    from_logits = _from_logits(model)
+
+    @tf.function
+    def squared_grads(xb, yb):
+        with tf.GradientTape() as tape:
+            out = model(xb, training=False)
+            losses = keras.losses.sparse_categorical_crossentropy(yb, out, from_logits=from_logits)
+        jac = tape.jacobian(losses, kernels)  # per example: (batch, *kernel_shape)
+        return [tf.reduce_sum(tf.square(j), axis=0) for j in jac]
+
+    total = [np.zeros(s.shape, np.float64) for s in specs]
+    for i in range(0, len(x), batch_size):
+        for acc, g2 in zip(total, squared_grads(tf.constant(x[i:i + batch_size], tf.float32),
+                                                tf.constant(y[i:i + batch_size], tf.int32))):
+            acc += g2.numpy()
+    return {s.name: (t / len(x)).astype(np.float32) for s, t in zip(specs, total)}
+
+
+def saliency(model, specs: Sequence[LayerSpec], x: np.ndarray, y: np.ndarray, batch_size: int = 64) -> Scores:
+    """Optimal-Brain-Damage saliency `½ · w² · F_ww` with the empirical Fisher diagonal over (x, y)."""
+    fisher = empirical_fisher_diagonal(model, specs, x, y, batch_size)
+    return {s.name: 0.5 * np.square(model.layers[s.index].kernel.numpy()) * fisher[s.name] for s in specs}
+
+
+def input_second_moments(model, specs: Sequence[LayerSpec], x: np.ndarray, batch_size: int = 250
+                         ) -> dict[str, np.ndarray]:
+    """`E[a aᵀ]` of what each prunable kernel multiplies: a Dense layer's inputs, a Conv2D layer's patches."""
+    tf, keras = import_tensorflow(), import_keras()
+    layers = [model.layers[s.index] for s in specs]
+    probe = keras.Model(model.inputs, [layer.input for layer in layers])
+    sums = {s.name: np.zeros((s.size // s.shape[-1],) * 2) for s in specs}
+    count = dict.fromkeys(sums, 0)
+    for i in range(0, len(x), batch_size):
+        outs = probe([x[i:i + batch_size]], training=False)  # a list, as the probe's inputs are
+        for s, layer, a in zip(specs, layers, outs if len(specs) > 1 else [outs]):
+            if len(s.shape) == 4:  # the kernel multiplies patches: (kh, kw, cin) flattened, as the kernel is
+                a = tf.image.extract_patches(a, [1, *s.shape[:2], 1], [1, *layer.strides, 1],
+                                             [1, *layer.dilation_rate, 1], layer.padding.upper())
+            a = np.asarray(a, np.float64).reshape(-1, sums[s.name].shape[0])
+            sums[s.name] += a.T @ a
+            count[s.name] += len(a)
+    return {k: v / count[k] for k, v in sums.items()}
+
+
+def greedy_damage(kernel: np.ndarray, moments: np.ndarray) -> np.ndarray:
+    """Per output unit, prune greedily the weight that least increases `E[(Σ_pruned w·a)²]`.
+
+    The change of a unit's pre-activation when a set P of its weights is pruned is
+    `Σ_{i∈P} w_i a_i`; its mean square `w_Pᵀ E[a aᵀ]_P w_P` counts cross terms, so weights
+    whose contributions cancel (a sigmoid network's inputs have large positive means) can go
+    together. A weight's score is the unit's damage when the greedy order reaches it,
+    relative to the unit's whole signal `E[(w·a)²]` (so scores compare across units and
+    layers), made strictly increasing along that order: any threshold then prunes a prefix
+    of each unit's greedy order, never half of a cancelling pair. Cost: O(inputs² × outputs).
+    """
+    W = kernel.reshape(-1, kernel.shape[-1]).astype(np.float64)
+    n_in, n_out = W.shape
+    cols = np.arange(n_out)
+    diag = np.diag(moments)[:, None]
+    power = np.maximum(np.einsum("ij,ik,kj->j", W, moments, W), 1e-30)
+    cross = np.zeros_like(W)       # (E[a aᵀ] w_P) per unit: the pruned set's cross terms
+    pruned = np.zeros(W.shape, bool)
+    damage, level, score = np.zeros(n_out), np.zeros(n_out), np.zeros_like(W)
+    for _ in range(n_in):
+        step = W * W * diag + 2.0 * W * cross
+        step[pruned] = np.inf
+        i = np.argmin(step, axis=0)
+        damage += step[i, cols]
+        level = np.maximum(damage / power, level * (1 + 1e-9) + 1e-300)  # the running maximum, strictly rising
+        score[i, cols] = level
+        pruned[i, cols] = True
+        cross += moments[:, i] * W[i, cols][None, :]
+    return score.reshape(kernel.shape)
+
+
+def reconstruction(model, specs: Sequence[LayerSpec], x: np.ndarray) -> Scores:
+    """Importance as the pre-activation damage of greedy per-unit pruning, from activations on `x`."""
+    moments = input_second_moments(model, specs, x)
+    return {s.name: greedy_damage(model.layers[s.index].kernel.numpy(), moments[s.name]) for s in specs}
+
+
+def compute(kind: str, model, specs: Sequence[LayerSpec], x_train=None, y_train=None) -> Scores:
+    """The scores of `kind` ("magnitude", "saliency" or "reconstruction")."""
+    if kind == "magnitude":
+        return magnitude(model, specs)
+    if x_train is None:
+        raise ValueError(f"{kind} importance needs the training images")
+    if kind == "saliency":
+        return saliency(model, specs, x_train, y_train)
+    return reconstruction(model, specs, x_train)
+
+
+def _from_logits(model) -> bool:
+    act = getattr(model.layers[-1], "activation", None)
+    return getattr(act, "__name__", "") != "softmax"
+
+
+def global_threshold_masks(scores: Mapping[str, np.ndarray], sparsity: float) -> Masks:
+    """Prune the `sparsity` fraction of all weights with the lowest scores, across layers (ties by position)."""
+    flat = np.concatenate([v.reshape(-1) for v in scores.values()])
+    n_prune = int(round(sparsity * flat.size))
+    keep = np.ones(flat.size, bool)
+    keep[np.argsort(flat, kind="stable")[:n_prune]] = False
+    out, at = {}, 0
+    for name, v in scores.items():
+        out[name] = keep[at: at + v.size].reshape(v.shape)
+        at += v.size
+    return out
+
+
+def layer_uniform_masks(scores: Mapping[str, np.ndarray], sparsity: float) -> Masks:
+    """Prune the `sparsity` fraction of each layer's weights with the lowest scores."""
+    return {name: global_threshold_masks({name: v}, sparsity)[name] for name, v in scores.items()}
+
+
+def random_scores(specs: Sequence[LayerSpec], rng: np.random.Generator) -> Scores:
+    """Uniform random scores: thresholding them prunes a random subset."""
+    return {s.name: rng.random(s.shape) for s in specs}

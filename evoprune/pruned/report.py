@@ -1,0 +1,40 @@
+"""A run's report: its figures on the test set the search never saw, beside what it found on its search images."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..network import models
+from ..network.masks import sparsity_global, sparsity_layer_mean
+
+
+def summarize(model, result, x_test: np.ndarray, y_test: np.ndarray) -> dict:
+    """summary.json's figures: search-set figures from the search, every reported figure from the test set.
+
+    `result` is a `search.SearchResult`; per layer, the test figures are those of the model
+    with the masks of that layer and every layer before it (the state after its pass).
+    """
+    state, config = result.state, result.config
+    specs = models.prunable_layers(model)
+    kernels = models.kernels(model, specs)
+    ones = {s.name: np.ones(s.shape, bool) for s in specs}
+    base_loss, base_acc = models.evaluate_masked(model, ones, x_test, y_test, kernels)
+    layers, masks_so_far = [], dict(ones)
+    for layer in state.layers:
+        masks_so_far[layer["name"]] = state.masks[layer["name"]]
+        loss, acc = models.evaluate_masked(model, masks_so_far, x_test, y_test, kernels)
+        layers.append({**layer, "accuracy": acc, "loss": loss})
+    final_loss, final_acc = models.evaluate_masked(model, state.masks, x_test, y_test, kernels)
+    s_mean = sparsity_layer_mean(state.masks)
+    return {
+        "algorithm": result.algorithm.name, "seed": config.seed, "eval_set": config.eval_set,
+        "baseline_accuracy": base_acc, "baseline_loss": base_loss,
+        "final_accuracy": final_acc, "final_loss": final_loss,
+        "search_baseline_accuracy": state.baseline.accuracy, "search_baseline_loss": state.baseline.loss,
+        "search_final_accuracy": state.current.accuracy, "search_final_loss": state.current.loss,
+        "sparsity_layer_mean": s_mean, "sparsity_global": sparsity_global(state.masks),
+        "trade_off": s_mean * final_acc / base_acc if base_acc > 0 else 0.0,
+        "evaluations": state.evaluations, "budget": config.budget,
+        "seconds": state.seconds,
+        "evaluations_per_second": state.evaluations / state.seconds if state.seconds > 0 else 0.0,
+        "layers": layers,
+    }

@@ -1,0 +1,130 @@
+"""Search settings shared by every algorithm, the study preset, and the checks that run before any work.
+
+Each algorithm declares its own settings beside it (`algorithms/<name>.py`); a config carries
+them by name in `settings` until the algorithm resolves them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Mapping
+
+from ..errors import ConfigError
+from ..problem.objectives import OBJECTIVES
+from ..problem.toolbox import MOVES, STARTS
+
+EVAL_SETS = ("train+validation", "validation", "test")
+SCOPES = ("layers", "model")
+IMPORTANCES = ("magnitude", "reconstruction", "saliency", "none")  # scores guiding informed starts and moves
+OBJECTIVE_SETTINGS = ("objective", "delta", "confidence", "loss_weight", "loss_to_warmup", "relative_threshold")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """The settings every search shares; the defaults are evoprune's own search, `--preset study` the study's.
+
+    `settings` holds algorithm settings by name (e.g. {"t0": 0.004, "population": 20}); each
+    algorithm takes the ones it declares.
+    """
+
+    budget: int = 1000              # evaluations actually made, all included (cache hits are free)
+    seed: int = 0
+    # objective: "floor" maximises global sparsity with accuracy ≥ baseline − delta on the search
+    # data; "study" is the study's cost with its warm-up loss threshold.
+    objective: str = "floor"
+    delta: float = 0.005            # allowed accuracy drop (0.005 = half a point), fixed before the run
+    # floor objective: the drop must be ≤ delta at this one-sided confidence (paired, image by image),
+    # not only on the point estimate, which a search pushed to the floor overfits; 0.5: the point estimate.
+    confidence: float = 0.95
+    loss_weight: float = 1e-4       # floor objective: cost of one unit of loss, in units of global sparsity
+    loss_to_warmup: float = 1.0     # study objective: warm-up loss allowance
+    relative_threshold: bool = False
+    # how candidates are made
+    importance: str = "magnitude"   # scores guiding starts and moves: magnitude, reconstruction, saliency, none
+    moves: str = "informed"         # informed: prune unimportant / restore important bits; study: the study's
+    restore: float = 0.5            # informed moves restore this many bits per bit pruned
+    focus: float = 4.0              # how strongly informed moves follow the ranking
+    start: str = "informed"         # informed: start from the importance mask; study: from the current mask
+    start_sparsity: float = 0.6     # informed start: the global sparsity of the importance mask
+    start_spread: float = 0.3       # relative spread of informed initial individuals' sparsities
+    init_zero_share: float = 0.1    # study start: share of kept bits turned off
+    rate0: float = 0.02             # initial mutation / neighbour rate, decays as rate0 × (1 − t/T)
+    layer_budget: str = "weights"   # scope layers: shares ∝ kernel size ** budget_power; equal: the study's
+    budget_power: float = 0.5
+    # layers: one layer at a time in model order, finished layers fixed (the study's); model: one
+    # genome holding every layer's mask, ranked and moved across layers at once.
+    scope: str = "model"
+    stall_limit: int = 50           # a layer ends after this many steps in a row that needed no new evaluation
+    # Data the search decides on. The default pools the training images with the validation split:
+    # 1,000 validation images resolve accuracy to about ±0.5 point, so a floor on them alone either
+    # overfits them (the measured drop) or stops early (its confidence bound). "test" is the study's.
+    eval_set: str = "train+validation"
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def shared(self) -> dict:
+        """The shared settings as JSON has them."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "settings"}
+
+    def objective_settings(self) -> dict:
+        return {k: getattr(self, k) for k in OBJECTIVE_SETTINGS}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "SearchConfig":
+        """Inverse of a run.json "config" (shared settings, then the algorithm's): shared keys to fields."""
+        known = shared_names()
+        return cls(**{k: v for k, v in d.items() if k in known},
+                   settings={k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k not in known})
+
+    def validate(self) -> "SearchConfig":
+        """Raise ConfigError with one readable line for any impossible shared setting."""
+        for name in ("rate0", "init_zero_share", "delta", "restore", "start_sparsity", "start_spread"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be in [0, 1], got {v}")
+        if not 0.5 <= self.confidence < 1.0:
+            raise ConfigError(f"--confidence must be in [0.5, 1), got {self.confidence}")
+        for name, choices in (("objective", OBJECTIVES), ("importance", IMPORTANCES), ("moves", MOVES),
+                              ("start", STARTS), ("layer_budget", ("weights", "equal")), ("eval_set", EVAL_SETS),
+                              ("scope", SCOPES)):
+            if getattr(self, name) not in choices:
+                raise ConfigError(f"--{name.replace('_', '-')} must be one of {', '.join(choices)}, "
+                                  f"got {getattr(self, name)!r}")
+        if self.stall_limit < 1:
+            raise ConfigError(f"stall_limit must be at least 1, got {self.stall_limit}")
+        return self
+
+
+def shared_names() -> set[str]:
+    return {f.name for f in fields(SearchConfig)} - {"settings"}
+
+
+# The study's settings and protocol: its SA/GA parameters and moves, 1,000 evaluations split
+# equally over the layers, its cost, and the loss measured on the test set.
+PRESETS: dict[str, dict] = {
+    "study": dict(budget=1000, objective="study", loss_to_warmup=1.0, relative_threshold=False,
+                  importance="none", moves="study", start="study", rate0=0.15, layer_budget="equal", scope="layers",
+                  eval_set="test", t0=1.0, population=12, elite=2, tournament=5, crossover=0.9),
+}
+
+
+def make_config(preset: str | None = None, **overrides) -> SearchConfig:
+    """A config from a preset (if any) with explicit settings on top (None values are ignored).
+
+    Shared settings become fields; any other name is an algorithm setting, checked when an
+    algorithm resolves it (`algorithms.resolve`).
+    """
+    values: dict = {}
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ConfigError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
+        values.update(PRESETS[preset])
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    known = shared_names()
+    settings = {k: v for k, v in values.items() if k not in known}
+    return SearchConfig(**{k: v for k, v in values.items() if k in known}, settings=settings)
+
+
+def with_settings(config: SearchConfig, **settings) -> SearchConfig:
+    """`config` with more settings: shared ones replace fields, the others join `settings`."""
+    known = shared_names()
+    return replace(config, **{k: v for k, v in settings.items() if k in known},
+                   settings={**config.settings, **{k: v for k, v in settings.items() if k not in known}})
