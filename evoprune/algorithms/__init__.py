@@ -16,6 +16,7 @@ from .base import Algorithm
 REGISTERED = (
     "sa.SimulatedAnnealing",
     "ga.GeneticAlgorithm",
+    "hc.HillClimbing",
     "nsga2.NSGA2",
     "oneshot.Magnitude",
     "oneshot.MagnitudeLayer",
