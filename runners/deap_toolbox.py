@@ -62,6 +62,7 @@ def main() -> None:
     if args.model:
         model = models.load_model(args.model)
     else:
+        models.set_seed(0)  # the initial weights too: the same model every time
         model = models.build_lenet5()
         models.train(model, data.x_train, data.y_train, data.x_val, data.y_val,
                      models.TrainConfig(epochs=args.epochs, optimizer="adam", learning_rate=0.005), progress=False)

@@ -10,7 +10,7 @@ from .. import __version__
 from ..errors import EvopruneError
 
 # Each module has `add_parser(subparsers)`, which registers its `run(args) -> int`.
-COMMANDS = ("train", "prune", "finetune", "evaluate", "compare", "plot")
+COMMANDS = ("train", "prune", "finetune", "evaluate", "compare", "experiment", "plot")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; user errors become one line on stderr and exit status 2."""
     args = build_parser().parse_args(argv)
+    from ..results.manifest import set_command
+
+    set_command(["evoprune", *(sys.argv[1:] if argv is None else argv)])
     try:
         return args.run(args)
     except EvopruneError as e:

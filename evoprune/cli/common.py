@@ -31,3 +31,18 @@ def check_model_file(path: str) -> None:
                 raise ModelError(f"{path}: not a Keras model (the archive has no config.json)")
     except (zipfile.BadZipFile, OSError):
         raise ModelError(f"{path}: not a Keras model (not a .keras zip archive)") from None
+
+
+def add_spread_args(p: argparse.ArgumentParser) -> None:
+    """How an experiment's runs are spread, and its folder's options (`experiment run`, `compare`)."""
+    p.add_argument("--workers", type=int, help="spread the runs over this many worker processes, one run each and "
+                                               "each single-threaded on N workers for N cores (default: one "
+                                               "after another in this process)")
+    p.add_argument("--executor", default="process", choices=("process", "ray"),
+                   help="where the workers run: a local process pool (default) or a Ray cluster")
+    p.add_argument("--ray-address", help="a running Ray cluster (HOST:PORT) for --executor ray")
+    p.add_argument("--baselines", metavar="DIR",
+                   help="where trained baselines are kept and reused (default: $EVOPRUNE_BASELINES, else "
+                        "~/.cache/evoprune/baselines)")
+    p.add_argument("--force", action="store_true", help="overwrite a folder that holds another experiment")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -1,22 +1,11 @@
-"""`evoprune plot`: redraw a comparison's tables and figures from its files, without searching or TensorFlow."""
+"""`evoprune plot`: redraw an experiment's (or comparison's) report from its files, without searching or TensorFlow."""
 from __future__ import annotations
 
-from ..errors import ConfigError
+from .experiment import report
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("plot", help="redraw a comparison's summary.md, summary.csv and figures from its run files")
-    p.add_argument("out", metavar="OUT", help="the folder `evoprune compare --out` wrote")
-    p.set_defaults(run=run)
-
-
-def run(args) -> int:
-    import os
-
-    from ..experiments.compare import report
-
-    if not os.path.isdir(args.out):
-        raise ConfigError(f"{args.out}: no such folder")
-    for path in report(args.out):
-        print(path)
-    return 0
+    p = sub.add_parser("plot", help="redraw an experiment's summary.md, summary.csv and figures from its run files "
+                                    "(the same as `evoprune experiment report`)")
+    p.add_argument("out", metavar="OUT", help="the folder `evoprune experiment run` or `evoprune compare` wrote")
+    p.set_defaults(run=report)

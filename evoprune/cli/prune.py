@@ -16,7 +16,6 @@ def add_search_args(p) -> None:
     Every registered algorithm's own settings get a flag too (`--t0`, `--population`, …), besides `--set`.
     """
     from ..algorithms import setting_types
-    from ..executors import EXECUTORS
     from ..search.config import PRESETS
 
     p.add_argument("--preset", choices=sorted(PRESETS), help="study: the reference study's settings and protocol")
@@ -56,11 +55,6 @@ def add_search_args(p) -> None:
     p.add_argument("--set", action="append", default=[], metavar="[ALGORITHM.]KEY=VALUE",
                    help="any search setting (shared or an algorithm's), e.g. t0=0.004 or ga.population=20; "
                         "repeatable; wins over the flags")
-    p.add_argument("--executor", default="serial", help=f"where evaluations run: {', '.join(EXECUTORS)}")
-    p.add_argument("--workers", type=int, help="worker processes for pool executors (default: one per core)")
-    p.add_argument("--ray-address", help="address of a running Ray cluster (HOST:PORT) for --executor ray")
-    p.add_argument("--force", action="store_true", help="overwrite a run already in --out")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def _pair(name: str, text: str) -> tuple:
@@ -81,18 +75,24 @@ _SHARED_FLAGS = ("budget", "rate0", "objective", "delta", "confidence", "loss_we
                  "start_sparsity", "scope", "layer_budget", "loss_to_warmup", "relative_threshold", "eval_set")
 
 
-def search_configs(args, algorithms: list[str], seed: int | None) -> dict:
-    """One search config per algorithm: the preset, then the flags, then `--set` (checked names and values)."""
+def given_settings(args, algorithms: list[str]) -> dict[str, dict]:
+    """Per algorithm, the settings the command line gives it (the budget, preset and seed aside): the shared
+    flags, the algorithm-setting flags it has, then `--set` (names and values checked)."""
     from ..algorithms import setting_types
-    from ..experiments.settings import check_given, parse_settings
-    from ..search.config import make_config, with_settings
+    from ..experiments.settings import check_given, owns, parse_settings
 
-    flags = {k: getattr(args, k) for k in _SHARED_FLAGS}
+    flags = {k: getattr(args, k) for k in _SHARED_FLAGS if k != "budget" and getattr(args, k) is not None}
     given = {k: getattr(args, k) for k in setting_types() if getattr(args, k, None) is not None}
     check_given(given, algorithms)
     per_algorithm = parse_settings(args.set, algorithms)
-    base = make_config(args.preset, seed=seed, **flags)
-    return {a: with_settings(base, **{k: v for k, v in given.items()}, **per_algorithm[a]) for a in algorithms}
+    return {a: {**flags, **{k: v for k, v in given.items() if owns(a, k)}, **per_algorithm[a]} for a in algorithms}
+
+
+def search_config(args, algorithm: str, seed: int | None):
+    """The search config of `prune`: the preset, then the flags, then `--set`."""
+    from ..search.config import make_config
+
+    return make_config(args.preset, seed=seed, budget=args.budget, **given_settings(args, [algorithm])[algorithm])
 
 
 def add_parser(sub) -> None:
@@ -108,6 +108,13 @@ def add_parser(sub) -> None:
     p.add_argument("--finetune-epochs", type=int, default=0,
                    help="then fine-tune the pruned model this many epochs, its masks held fixed (default 0: no)")
     add_search_args(p)
+    from ..executors import EXECUTORS
+
+    p.add_argument("--executor", default="serial", help=f"where evaluations run: {', '.join(EXECUTORS)}")
+    p.add_argument("--workers", type=int, help="worker processes for pool executors (default: one per core)")
+    p.add_argument("--ray-address", help="address of a running Ray cluster (HOST:PORT) for --executor ray")
+    p.add_argument("--force", action="store_true", help="overwrite a run already in --out")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
 
 
@@ -151,7 +158,7 @@ def run(args) -> int:
     if args.resume:
         config = SearchConfig.from_dict(args.config)
     else:
-        config = search_configs(args, [args.algorithm], args.seed)[args.algorithm]
+        config = search_config(args, args.algorithm, args.seed)
     algo = make_algorithm(args.algorithm, config.validate())
     check_budget(algo, config, 1)  # the least a run needs, before the model is read
     check_model_file(args.model)

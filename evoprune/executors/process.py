@@ -1,7 +1,6 @@
 """The process executor: a `multiprocess` pool of spawned workers, each holding the model."""
 from __future__ import annotations
 
-from . import worker
 from .supervised import SupervisedPool
 
 
@@ -13,8 +12,10 @@ class ProcessExecutor(SupervisedPool):
     def _new_pool(self, problem, threads: int):
         import multiprocess
 
-        pool = multiprocess.get_context("spawn").Pool(self.workers, initializer=worker.initialize,
-                                                      initargs=(problem, threads))
+        ctx = multiprocess.get_context("spawn")
+        # Each worker takes the next slot: which cores it is pinned to.
+        slots = ctx.Value("i", 0)
+        pool = ctx.Pool(self.workers, initializer=self.initializer, initargs=(problem, threads, slots))
         self._pids = self._worker_pids(pool)
         return pool
 

@@ -1,7 +1,6 @@
 """The Ray executor: `ray.util.multiprocessing.Pool`, local or on a running cluster."""
 from __future__ import annotations
 
-from . import worker
 from .supervised import SupervisedPool
 
 
@@ -24,7 +23,8 @@ class RayExecutor(SupervisedPool):
             self._owns_ray = True
             kwargs = {"address": self.address} if self.address else {"num_cpus": self.workers}
             ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kwargs)
-        return Pool(self.workers, initializer=worker.initialize, initargs=(problem, threads))
+        # No pinning: Ray places its workers itself.
+        return Pool(self.workers, initializer=self.initializer, initargs=(problem, threads, None))
 
     def close(self) -> None:
         super().close()

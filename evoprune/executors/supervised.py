@@ -28,21 +28,26 @@ def split(items: list, parts: int) -> list[list]:
 
 
 class SupervisedPool(ABC):
-    """`map` over a pool of workers, each holding the problem's evaluator.
+    """`map` over a pool of workers, each prepared once by `initializer(payload, threads, slots)`.
 
-    A plain `Pool.map` waits forever when a worker dies. Here every chunk is a task with a
-    deadline; when a worker disappears, a task raises (a lost Ray actor) or a deadline
-    passes, the pool is replaced and the unfinished tasks are resubmitted, at most
-    `max_retries` times each. Results are deterministic per mask, so a resubmitted task
-    returns exactly what the lost one would have. Every such event is kept in `events`.
+    The payload is the problem (each worker then holds its evaluator), or for whole runs as
+    jobs, what every run needs (`experiments.jobs`). A plain `Pool.map` waits forever when a
+    worker dies. Here every chunk is a task with a deadline; when a worker disappears, a task
+    raises (a lost Ray actor) or a deadline passes, the pool is replaced and the unfinished
+    tasks are resubmitted, at most `max_retries` times each. Tasks must be deterministic (a
+    mask's score) or idempotent (a run that resumes from its checkpoint), so a resubmitted task
+    returns what the lost one would have. Every such event is kept in `events`.
     """
 
     name = "pool"
 
-    def __init__(self, workers: int | None = None, task_timeout: float = 600.0, max_retries: int = 3):
+    def __init__(self, workers: int | None = None, task_timeout: float = 600.0, max_retries: int = 3,
+                 initializer: Callable = worker.initialize, threads: int | None = None):
         self.workers = workers or os.cpu_count() or 1
+        self.threads = threads  # TensorFlow threads per worker (default: its share of the cores)
         self.task_timeout = task_timeout
         self.max_retries = max_retries
+        self.initializer = initializer
         self.events: list[dict] = []
         self._pool = None
         self._problem = None
@@ -50,7 +55,7 @@ class SupervisedPool(ABC):
     # ----- backend hooks -----
     @abstractmethod
     def _new_pool(self, problem, threads: int):
-        """A pool whose workers ran `worker.initialize(problem, threads)`."""
+        """A pool whose workers ran `self.initializer(problem, threads, …)`."""
 
     def _alive(self) -> bool:
         """Whether every worker the pool started is still the one running (no silent replacement)."""
@@ -63,7 +68,7 @@ class SupervisedPool(ABC):
 
     def _threads(self) -> int:
         # One TensorFlow thread pool per worker, sized to its share of the cores.
-        return max(1, (os.cpu_count() or 1) // self.workers)
+        return self.threads or max(1, (os.cpu_count() or 1) // self.workers)
 
     def _restart(self) -> None:
         self._terminate()
@@ -91,11 +96,13 @@ class SupervisedPool(ABC):
         self.close()
 
     # ----- the seam -----
-    def map(self, fn: Callable, items: Iterable) -> list:
+    def map(self, fn: Callable, items: Iterable, chunk_size: int | None = None) -> list:
+        """`[fn(item) for item in items]` across the workers: in one contiguous chunk per worker (a batch-aware
+        `fn` scores each chunk in one call), or in chunks of `chunk_size` taken by whichever worker is free."""
         items = list(items)
         if not items:
             return []
-        chunks = split(items, self.workers)
+        chunks = split(items, self.workers if chunk_size is None else -(-len(items) // chunk_size))
         results: list = [None] * len(chunks)
         tries = [0] * len(chunks)
         pending = self._submit(fn, chunks, range(len(chunks)))

@@ -14,11 +14,35 @@ FAULT_ENV, MARKER_ENV = "EVOPRUNE_FAULT", "EVOPRUNE_FAULT_MARKER"
 _tasks_done = 0
 
 
-def initialize(problem, threads: int) -> None:
-    """Prepare a pool worker: Ctrl-C left to the main process, TensorFlow sized to this worker's share of the cores."""
+def initialize(problem, threads: int, slots=None) -> None:
+    """Prepare an evaluation worker: `prepare_process`, then the problem's evaluator."""
+    prepare_process(threads, slots)
+    init_worker(problem, threads)
+
+
+def prepare_process(threads: int, slots=None) -> None:
+    """What every pool worker does first: leave Ctrl-C to the main process, die with it, and take the
+    next slot of `slots` (a shared counter): its own `threads` cores, so N workers do not share cores."""
     # Ctrl-C is the main process's to handle; workers would each print a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    init_worker(problem, threads)
+    _die_with_parent()
+    if slots is not None and hasattr(os, "sched_setaffinity"):
+        with slots.get_lock():
+            slot = slots.value
+            slots.value += 1
+        cores = sorted(os.sched_getaffinity(0))
+        mine = {cores[(slot * threads + i) % len(cores)] for i in range(threads)}
+        os.sched_setaffinity(0, mine)
+
+
+def _die_with_parent() -> None:
+    # A worker left running after its main process was killed would go on writing a run's files.
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: workers end when their task queue closes
 
 
 def run_chunk(fn, items: list) -> list:

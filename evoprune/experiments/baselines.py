@@ -1,24 +1,34 @@
 """The baseline: train LeNet-5 and record it (model.keras, baseline.json); the data and split it fixes."""
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import shutil
 import time
+from typing import Callable
 
 import numpy as np
 
+from ..errors import ConfigError
 from ..network import models
 from ..problem.data import ENV_VAR, PreparedData, Split, prepare
-from ..errors import ConfigError
 from ..results import io
-from ..results.manifest import environment
+from ..results.manifest import cpu, environment, package_versions
 
 DEFAULT_DATASET = "mnist"
+CACHE_ENV = "EVOPRUNE_BASELINES"
 
 
 def train_baseline(data: PreparedData, config: models.TrainConfig, out: str, progress: bool = True) -> dict:
-    """Train LeNet-5 on `data`, write `out/model.keras` and `out/baseline.json`, and return the latter."""
+    """Train LeNet-5 on `data`, write `out/model.keras` and `out/baseline.json`, and return the latter.
+
+    The seed fixes the initial weights as well as the training order, so the same command on the
+    same machine gives the same weights, bit for bit.
+    """
     os.makedirs(out, exist_ok=True)
     start = time.perf_counter()
+    models.set_seed(config.seed)
     model = models.build_lenet5(data.x_train.shape[1:])
     models.train(model, data.x_train, data.y_train, data.x_val, data.y_val, config, progress=progress)
     test_loss, test_acc = models.evaluate(model, data.x_test, data.y_test)
@@ -76,3 +86,72 @@ def run_info(model: str, preset: str | None, data: PreparedData, eval_set: str) 
     return {"model": os.path.abspath(model), "preset": preset,
             "data": {"name": data.name, "source": data.source, "split": data.split.to_dict(),
                      "sizes": data.sizes(), "search_set": eval_set}}
+
+
+# ----- the baseline cache -----
+def default_cache() -> str:
+    """Where trained baselines are kept: $EVOPRUNE_BASELINES, else evoprune/baselines in the user's cache folder."""
+    if os.environ.get(CACHE_ENV):
+        return os.environ[CACHE_ENV]
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(root, "evoprune", "baselines")
+
+
+def baseline_key(data: PreparedData, training: models.TrainConfig) -> str:
+    """A digest of everything that shapes a trained baseline: equal digests, the same weights.
+
+    The images and labels (their content, so a moved file still hits and a changed one does
+    not), the split, the training settings, the architecture, the versions of the libraries
+    that compute it, and the CPU type (float results can differ in the last bits between them).
+    """
+    # Layer by layer: a model's own config also holds the running number Keras gives its input layer.
+    architecture = [layer.get_config() for layer in models.build_lenet5(data.x_train.shape[1:]).layers]
+    h = hashlib.sha256(json.dumps({"dataset": data.name, "split": data.split.to_dict(), "training": training.to_dict(),
+                                   "architecture": architecture, "input": list(data.x_train.shape[1:]), "versions": package_versions(exclude=("evoprune",)),
+                                   "cpu": cpu()}, sort_keys=True).encode())
+    for a in (data.x_train, data.y_train, data.x_val, data.y_val, data.x_test, data.y_test):
+        h.update(np.ascontiguousarray(a))
+    return h.hexdigest()[:16]
+
+
+def cached_baseline(data: PreparedData, training: models.TrainConfig, cache: str | None = None,
+                    progress: bool = True, say: Callable[[str], None] = print) -> str:
+    """The model trained on `data` with `training`: from CACHE/<dataset>-<key>/, or trained there now.
+
+    Says which: "trained baseline → PATH" or "reused baseline PATH".
+    """
+    cache = cache or default_cache()
+    folder = os.path.join(cache, f"{data.name}-{baseline_key(data, training)}")
+    model = os.path.join(folder, "model.keras")
+    if os.path.exists(os.path.join(folder, "baseline.json")):
+        say(f"reused baseline {model}")
+        return model
+    # Train in a private folder and rename it: an interrupted or concurrent training never
+    # leaves a half-written baseline where another run would take it.
+    try:
+        os.makedirs(cache, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot create the baseline cache {cache} ({e.strerror}); choose one with --baselines") from None
+    tmp = os.path.join(cache, f".training-{os.getpid()}-{os.path.basename(folder)}")
+    try:
+        train_baseline(data, training, tmp, progress=progress)
+        os.rename(tmp, folder)
+    except OSError:
+        if not os.path.exists(os.path.join(folder, "baseline.json")):
+            raise
+        # else another process finished the same baseline first: use that one
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # gone once renamed
+    say(f"trained baseline → {model}")
+    return model
+
+
+def model_and_data(model: str | None, dataset: str | None, data_path: str | None,
+                   training: models.TrainConfig | None, val_fraction: float, cache: str | None = None,
+                   progress: bool = True, say: Callable[[str], None] = print) -> tuple[str, PreparedData]:
+    """The model file and data of an experiment: `model` with the split recorded beside it, or a cached baseline
+    trained with `training` on a split seeded by its seed."""
+    if model is not None:
+        return model, data_for(read_baseline(model), dataset, data_path)
+    data = prepare(dataset or DEFAULT_DATASET, data_path, Split(training.seed, val_fraction))
+    return cached_baseline(data, training, cache, progress, say), data

@@ -9,6 +9,8 @@ from typing import Iterable, Literal, Mapping, Sequence
 import numpy as np
 from scipy import stats
 
+from ..results.aggregate import Stat, stat
+
 Runs = Mapping[str, Mapping[int, Mapping[str, float]]]  # variant -> seed -> metric key -> value
 Table = Mapping[str, Mapping[int, float]]  # variant -> seed -> value of one metric
 
@@ -47,32 +49,15 @@ DEFAULT_METRICS = (
 
 
 # ----- one variant -----
-@dataclass(frozen=True)
-class Summary:
-    """One variant's values of one metric: n, mean ± sample std (ddof=1), median and quartiles."""
-
-    n: int
-    mean: float
-    std: float  # NaN below two values
-    median: float
-    q1: float
-    q3: float
-
-
 def finite(values: Iterable[float | None]) -> np.ndarray:
     """The finite values as floats; None, NaN and ±inf (a run that found nothing) are dropped."""
     a = np.array([math.nan if v is None else float(v) for v in values], dtype=float)
     return a[np.isfinite(a)]
 
 
-def describe(values: Iterable[float | None]) -> Summary:
-    """Summary of the finite values; all NaN when there are none."""
-    a = finite(values)
-    if a.size == 0:
-        return Summary(0, math.nan, math.nan, math.nan, math.nan, math.nan)
-    q1, median, q3 = np.percentile(a, [25, 50, 75])
-    std = float(a.std(ddof=1)) if a.size > 1 else math.nan
-    return Summary(int(a.size), float(a.mean()), std, float(median), float(q1), float(q3))
+def describe(values: Iterable[float | None]) -> Stat:
+    """n, mean ± sample std (ddof=1), median and quartiles of the finite values (as the report's tables)."""
+    return stat(finite(values))
 
 
 # ----- two variants -----
@@ -215,7 +200,7 @@ class MetricVerdict:
     """Everything found on one metric."""
 
     metric: Metric
-    summaries: dict[str, Summary]
+    summaries: dict[str, Stat]
     pairs: tuple[Pair, ...]
     friedman: Friedman
 

@@ -75,10 +75,17 @@ def compile_model(model, optimizer: str = "sgd", learning_rate: float = 0.1) -> 
     model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 
+def set_seed(seed: int) -> None:
+    """Seed Python's, numpy's and TensorFlow's generators (Keras' initializers and shuffling draw from them)."""
+    import_keras().utils.set_random_seed(seed)
+
+
 def train(model, x_train, y_train, x_val, y_val, config: TrainConfig, progress: bool = True):
-    """Train `model` in place with `config`; returns the Keras history."""
-    keras = import_keras()
-    keras.utils.set_random_seed(config.seed)
+    """Train `model` in place with `config`; returns the Keras history.
+
+    Seed (`set_seed`) before building the model as well, or its initial weights are not reproducible.
+    """
+    set_seed(config.seed)
     compile_model(model, config.optimizer, config.learning_rate)
     callbacks = [_TqdmEpochs(config.epochs)] if progress else []
     return model.fit(

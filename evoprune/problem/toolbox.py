@@ -41,6 +41,7 @@ def build_toolbox(token: str, layout: Layout, rng: np.random.Generator, *, infor
     if moves not in MOVES:
         raise ValueError(f"moves must be one of {', '.join(MOVES)}, got {moves!r}")
     tb = base.Toolbox()
+    tb.rng = rng  # evoprune's operators draw from it; swapped-in ones may too (experiments.operators)
     tb.genome = Genome(np.ones(layout.size, np.uint8), cls=FITNESS_FORMS[fitness])
     tb.target = Target.make(token, layout, {s.name: np.ones(s.shape, bool) for s in layout.specs},
                             front=fitness == "front")

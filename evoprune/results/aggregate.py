@@ -1,7 +1,6 @@
-"""A comparison's tables: runs read back from their files, mean ± sample std over seeds, summary.md and summary.csv."""
+"""An experiment's tables: runs read back from their files, statistics over seeds per variant, summary.md and .csv."""
 from __future__ import annotations
 
-import csv
 import glob
 import math
 import os
@@ -11,21 +10,26 @@ from typing import Sequence
 import numpy as np
 
 from ..search.config import SearchConfig, make_config
-from ..network.masks import WHOLE
 from . import io
 from .history import read_history
 
 RUNS_DIR = "runs"
-MANIFEST = "compare.json"
+MANIFEST = "experiment.json"
+LEGACY_MANIFEST = "compare.json"  # what `evoprune compare` wrote before experiments
 
 
 @dataclass(frozen=True)
 class Run:
-    """One finished run of a comparison: its folder, summary.json and run.json."""
+    """One finished run of an experiment: its folder, summary.json and run.json."""
 
     folder: str
     summary: dict
     info: dict
+
+    @property
+    def variant(self) -> str:
+        """The variant it belongs to (its algorithm, for runs made before variants)."""
+        return self.info.get("plan", {}).get("variant") or self.summary["algorithm"]
 
     @property
     def algorithm(self) -> str:
@@ -41,34 +45,38 @@ class Run:
 
 @dataclass(frozen=True)
 class Stat:
-    """Mean, sample standard deviation (ddof=1; NaN below two values) and count over seeds."""
+    """Over seeds: mean, sample standard deviation (ddof=1; NaN below two values), count, median and quartiles."""
 
     mean: float
     std: float
     n: int
+    median: float = math.nan
+    q1: float = math.nan
+    q3: float = math.nan
 
 
 @dataclass(frozen=True)
 class Metric:
     key: str            # the row name in summary.csv
     label: str          # the row name in summary.md
-    field: str          # the summary.json field it is read from
+    field: str          # the summary.json field it is read from (or a derived one, see `value`)
     kind: str           # how summary.md shows it: a key of FORMATS
-    worst: bool = False  # the minimum over seeds instead of mean ± std
+    worst: bool = False  # the worst over seeds instead of mean ± std
 
 
 # kind -> (factor, format) for summary.md; summary.csv keeps the raw values at full precision.
-FORMATS = {"percent": (100.0, "{:.2f}"), "loss": (1.0, "{:.4f}"), "ratio": (1.0, "{:.4f}"),
-           "count": (1.0, "{:.0f}"), "seconds": (1.0, "{:.1f}"), "rate": (1.0, "{:.1f}")}
+FORMATS = {"percent": (100.0, "{:.2f}"), "points": (100.0, "{:.2f}"), "loss": (1.0, "{:.4f}"),
+           "ratio": (1.0, "{:.4f}"), "count": (1.0, "{:.0f}"), "seconds": (1.0, "{:.1f}"), "rate": (1.0, "{:.1f}")}
 
 METRICS = (
-    Metric("baseline_accuracy", "Baseline accuracy (%)", "baseline_accuracy", "percent"),
-    Metric("final_accuracy", "Final accuracy (%)", "final_accuracy", "percent"),
-    Metric("worst_final_accuracy", "Worst seed's final accuracy (%)", "final_accuracy", "percent", worst=True),
-    Metric("baseline_loss", "Initial loss", "baseline_loss", "loss"),
-    Metric("final_loss", "Final loss", "final_loss", "loss"),
-    Metric("sparsity_layer_mean", "Sparsity, layer mean (%)", "sparsity_layer_mean", "percent"),
     Metric("sparsity_global", "Global sparsity (%)", "sparsity_global", "percent"),
+    Metric("final_accuracy", "Test accuracy (%)", "final_accuracy", "percent"),
+    Metric("test_drop", "Test drop (points)", "test_drop", "points"),
+    Metric("worst_test_drop", "Worst seed's test drop (points)", "test_drop", "points", worst=True),
+    Metric("baseline_accuracy", "Unpruned test accuracy (%)", "baseline_accuracy", "percent"),
+    Metric("sparsity_layer_mean", "Sparsity, layer mean (%)", "sparsity_layer_mean", "percent"),
+    Metric("final_loss", "Test loss", "final_loss", "loss"),
+    Metric("baseline_loss", "Unpruned test loss", "baseline_loss", "loss"),
     Metric("trade_off", "Trade-off score", "trade_off", "ratio"),
     Metric("evaluations", "Evaluations", "evaluations", "count"),
     Metric("seconds", "Search time (s)", "seconds", "seconds"),
@@ -84,53 +92,78 @@ LAYER_METRICS = (
     Metric("loss", "Loss after", "loss", "loss"),
 )
 
-Table = dict[str, dict[str, Stat]]  # metric key -> algorithm -> Stat
+Table = dict[str, dict[str, Stat]]  # metric key -> variant -> Stat
 
 
-def load_runs(out: str) -> list[Run]:
-    """Every finished run under OUT/runs (a folder with a summary.json), by algorithm then seed."""
-    runs = []
-    for path in glob.glob(os.path.join(out, RUNS_DIR, "*", "summary.json")):
-        folder = os.path.dirname(path)
-        info_path = os.path.join(folder, "run.json")
-        runs.append(Run(folder, io.read_json(path), io.read_json(info_path) if os.path.exists(info_path) else {}))
-    order = algorithms(out, runs)
-    return sorted(runs, key=lambda r: (order.index(r.algorithm), r.seed))
+def value(summary: dict, field: str) -> float:
+    """A run's figure: a summary.json field, or the test drop (unpruned minus final test accuracy)."""
+    if field == "test_drop":
+        return summary["baseline_accuracy"] - summary["final_accuracy"]
+    return summary[field]
 
 
 def manifest(out: str) -> dict:
-    """OUT/compare.json as `compare` wrote it, or {} for runs gathered by hand."""
-    path = os.path.join(out, MANIFEST)
-    return io.read_json(path) if os.path.exists(path) else {}
+    """OUT/experiment.json (or a comparison's compare.json), or {} for runs gathered by hand."""
+    for name in (MANIFEST, LEGACY_MANIFEST):
+        path = os.path.join(out, name)
+        if os.path.exists(path):
+            return io.read_json(path)
+    return {}
 
 
-def algorithms(out: str, runs: Sequence[Run]) -> list[str]:
-    """The algorithms in the order the comparison named them, then any others found, alphabetically."""
-    named = [a for a in manifest(out).get("algorithms", []) if any(r.algorithm == a for r in runs)]
-    return named + sorted({r.algorithm for r in runs} - set(named))
+def planned(out: str) -> list[str] | None:
+    """The run folders an experiment's spec names, in its order (variants, then seeds); None without a spec."""
+    spec = manifest(out).get("spec")
+    if spec is None:
+        return None
+    return [f"{v}-seed{s}" for v in spec["variants"] for s in spec["seeds"]]
 
 
-def stat(values: Sequence[float], worst: bool = False) -> Stat:
-    """Mean ± sample std of the finite `values` (or their minimum with `worst`)."""
+def load_runs(out: str) -> list[Run]:
+    """The finished runs of OUT: exactly those its spec names (those that finished), in the spec's order.
+
+    A folder made before experiments had specs gives every OUT/runs/*/summary.json, by algorithm then seed.
+    """
+    names = planned(out)
+    if names is None:
+        names = sorted(os.path.basename(os.path.dirname(p))
+                       for p in glob.glob(os.path.join(out, RUNS_DIR, "*", "summary.json")))
+    runs = []
+    for name in names:
+        folder = os.path.join(out, RUNS_DIR, name)
+        if os.path.exists(os.path.join(folder, "summary.json")):
+            info_path = os.path.join(folder, "run.json")
+            runs.append(Run(folder, io.read_json(os.path.join(folder, "summary.json")),
+                            io.read_json(info_path) if os.path.exists(info_path) else {}))
+    if planned(out) is None:
+        order = list(dict.fromkeys(manifest(out).get("algorithms", [])))
+        order += sorted({r.variant for r in runs} - set(order))
+        runs.sort(key=lambda r: (order.index(r.variant), r.seed))
+    return runs
+
+
+def stat(values: Sequence[float], worst: bool = False, higher_is_worse: bool = True) -> Stat:
+    """Statistics of the finite `values` over seeds (the worst of them with `worst`)."""
     a = np.asarray(values, dtype=float)
     a = a[np.isfinite(a)]
     if a.size == 0:
         return Stat(math.nan, math.nan, 0)
     if worst:
-        return Stat(float(a.min()), math.nan, int(a.size))
-    return Stat(float(a.mean()), float(a.std(ddof=1)) if a.size > 1 else math.nan, int(a.size))
+        return Stat(float(a.max() if higher_is_worse else a.min()), math.nan, int(a.size))
+    q1, median, q3 = (float(q) for q in np.percentile(a, [25, 50, 75]))
+    return Stat(float(a.mean()), float(a.std(ddof=1)) if a.size > 1 else math.nan, int(a.size), median, q1, q3)
 
 
-def by_algorithm(runs: Sequence[Run]) -> dict[str, list[Run]]:
+def by_variant(runs: Sequence[Run]) -> dict[str, list[Run]]:
     groups: dict[str, list[Run]] = {}
     for r in runs:
-        groups.setdefault(r.algorithm, []).append(r)
+        groups.setdefault(r.variant, []).append(r)
     return groups
 
 
 def summary_table(runs: Sequence[Run]) -> Table:
-    groups = by_algorithm(runs)
-    return {m.key: {a: stat([r.summary[m.field] for r in rs], m.worst) for a, rs in groups.items()}
+    groups = by_variant(runs)
+    return {m.key: {v: stat([value(r.summary, m.field) for r in rs], m.worst) for v, rs in groups.items()}
             for m in METRICS}
 
 
@@ -139,50 +172,37 @@ def layer_names(runs: Sequence[Run]) -> list[str]:
 
 
 def layer_table(runs: Sequence[Run]) -> dict[str, Table]:
-    """layer -> metric key -> algorithm -> Stat, over the seeds of each algorithm."""
-    groups = by_algorithm(runs)
+    """layer -> metric key -> variant -> Stat, over the seeds of each variant."""
+    groups = by_variant(runs)
 
     def values(rs, name, field):
         return [next(x[field] for x in r.summary["layers"] if x["name"] == name) for r in rs]
 
-    return {name: {m.key: {a: stat(values(rs, name, m.field)) for a, rs in groups.items()} for m in LAYER_METRICS}
+    return {name: {m.key: {v: stat(values(rs, name, m.field)) for v, rs in groups.items()} for m in LAYER_METRICS}
             for name in layer_names(runs)}
 
 
-def layer_costs(run: Run) -> dict[str, float]:
-    """Each layer's final cost: the lowest feasible cost its search recorded (the mask it kept), else NaN.
-
-    A whole-model search's rows (layer "all") served every layer, so its cost is each layer's.
-    """
-    names = layer_names([run])
-    best: dict[str, float] = {name: math.nan for name in names}
-    for row in run.history():
-        if row["feasible"] == "1":
-            for name in names if row["layer"] == WHOLE else [row["layer"]]:
-                best[name] = float(np.fmin(best[name], float(row["cost"])))  # fmin skips the NaN
-    return best
-
-
 # ----- summary.csv -----
+STAT_COLUMNS = ("mean", "std", "n", "median", "q1", "q3")
+
+
 def write_csv(path: str, runs: Sequence[Run]) -> None:
-    """One row per metric (per-layer ones as layer.<name>.<metric>), then mean, std, n per algorithm."""
-    algos = list(by_algorithm(runs))
+    """One row per metric (per-layer ones as layer.<name>.<metric>), then each variant's statistics."""
+    variants = list(by_variant(runs))
     rows = list(summary_table(runs).items())
-    rows += [(f"layer.{name}.{key}", by_alg) for name, t in layer_table(runs).items() for key, by_alg in t.items()]
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["metric"] + [f"{a}_{c}" for a in algos for c in ("mean", "std", "n")])
-        for key, by_alg in rows:
-            w.writerow([key] + [x for a in algos for x in _csv_cells(by_alg[a])])
+    rows += [(f"layer.{name}.{key}", by_v) for name, t in layer_table(runs).items() for key, by_v in t.items()]
+    io.write_csv(path, [{"metric": key, **{f"{v}_{c}": _cell(getattr(by_v[v], c)) for v in variants
+                                           for c in STAT_COLUMNS}} for key, by_v in rows],
+                 ["metric"] + [f"{v}_{c}" for v in variants for c in STAT_COLUMNS])
 
 
-def _csv_cells(s: Stat) -> list:
-    return ["" if math.isnan(s.mean) else s.mean, "" if math.isnan(s.std) else s.std, s.n]
+def _cell(x: float):
+    return "" if isinstance(x, float) and math.isnan(x) else x
 
 
 # ----- summary.md -----
 def fmt(s: Stat, kind: str) -> str:
-    """`mean ± std` as summary.md shows it (the mean alone for one seed or a minimum)."""
+    """`mean ± std` as summary.md shows it (the mean alone for one seed or the worst seed)."""
     if s.n == 0:
         return "–"
     factor, f = FORMATS[kind]
@@ -190,25 +210,30 @@ def fmt(s: Stat, kind: str) -> str:
     return text if math.isnan(s.std) else f"{text} ± {f.format(s.std * factor)}"
 
 
-def markdown(out: str, runs: Sequence[Run]) -> str:
-    algos = list(by_algorithm(runs))
+def markdown(out: str, runs: Sequence[Run], opening: Sequence[str] = ()) -> str:
+    """summary.md: a title, `opening` (the verdict), the protocol, the figures per variant, then per layer."""
+    variants = list(by_variant(runs))
     table = summary_table(runs)
-    lines = [f"# Pruning comparison: {', '.join(algos)}", "", *describe(out, runs), "",
-             "Figures on the test set; mean ± sample standard deviation (ddof = 1) over seeds, the mean alone "
-             "for a single seed. The worst seed's accuracy is the minimum over seeds. Layer-mean sparsity is "
-             "the mean of the layers' sparsities (as the study reports it); global sparsity counts every "
-             "prunable weight. Trade-off = layer-mean sparsity × final accuracy / baseline accuracy.", "",
-             _row(["Metric", *algos]), _row(["---"] + ["---:"] * len(algos))]
-    lines += [_row([m.label, *(fmt(table[m.key][a], m.kind) for a in algos)]) for m in METRICS]
+    title = manifest(out).get("spec", {}).get("title") or f"Pruning experiment: {', '.join(variants)}"
+    lines = [f"# {title}", "", *opening, "", "## Protocol", "", *describe(out, runs), "",
+             "## Figures per variant", "",
+             "On the test set; mean ± sample standard deviation (ddof = 1) over seeds, the mean alone for a "
+             "single seed. The test drop is the unpruned model's test accuracy minus the pruned one's, in "
+             "points; the worst seed's is the largest. Global sparsity counts every prunable weight; the layer "
+             "mean is the mean of the layers' sparsities (as the study reports it). Trade-off = layer-mean "
+             "sparsity × final accuracy / baseline accuracy.", "",
+             _row(["Metric", *variants]), _row(["---"] + ["---:"] * len(variants))]
+    lines += [_row([m.label, *(fmt(table[m.key][v], m.kind) for v in variants)]) for m in METRICS]
     lines += ["", "## Per layer", "",
               "Each layer's mask as searched, and the test accuracy and loss of the model with the masks of "
               "this and the earlier layers applied.", ""]
     metrics = LAYER_METRICS[1:]  # the kernel size is the same for every run
-    lines += [_row(["Layer", "Kernel size", "Algorithm", *(m.label for m in metrics)]),
+    lines += [_row(["Layer", "Kernel size", "Variant", *(m.label for m in metrics)]),
               _row(["---", "---:", "---"] + ["---:"] * len(metrics))]
     for name, t in layer_table(runs).items():
         size = next(iter(t["kernel_size"].values()))
-        lines += [_row([name, f"{size.mean:.0f}", a, *(fmt(t[m.key][a], m.kind) for m in metrics)]) for a in algos]
+        lines += [_row([name, f"{size.mean:.0f}", v, *(fmt(t[m.key][v], m.kind) for m in metrics)])
+                  for v in variants]
     return "\n".join(lines) + "\n"
 
 
@@ -217,7 +242,8 @@ def _row(cells: Sequence[str]) -> str:
 
 
 def describe(out: str, runs: Sequence[Run]) -> list[str]:
-    """The protocol as bullet points: data, model, baseline training, budget, preset, search set, seeds, command."""
+    """The protocol as bullet points: data, model, baseline training, budget, preset, search set, seeds,
+    each variant's settings and operators, and the commands that made the folder."""
     info = runs[0].info
     data = info.get("data", {})
     sizes = data.get("sizes", {})
@@ -226,47 +252,48 @@ def describe(out: str, runs: Sequence[Run]) -> list[str]:
              f"validation {sizes.get('validation', '?')}, test {sizes.get('test', '?')} images; split seed "
              f"{split.get('seed', '?')}, validation fraction {split.get('val_fraction', '?')})",
              f"- **Model**: `{info.get('model', '?')}`"]
-    training = (manifest(out).get("baseline") or {}).get("training")
+    record = manifest(out)
+    training = (record.get("baseline") or {}).get("training")
     if training:
         lines.append(f"- **Baseline training**: {training['optimizer']}, learning rate {training['learning_rate']}, "
                      f"{training['epochs']} epochs, batch {training['batch_size']}, seed {training['seed']}")
-    budgets = {r.algorithm: r.summary["budget"] for r in runs}
-    budget = (f"{budgets[runs[0].algorithm]} evaluations per run" if len(set(budgets.values())) == 1 else
-              ", ".join(f"{a}: {b}" for a, b in budgets.items()) + " evaluations per run")
+    budgets = {r.variant: r.summary["budget"] for r in runs}
+    budget = (f"{budgets[runs[0].variant]} evaluations per run" if len(set(budgets.values())) == 1 else
+              ", ".join(f"{v}: {b}" for v, b in budgets.items()) + " evaluations per run")
     lines += [f"- **Budget**: {budget}; **preset**: {info.get('preset') or 'none'}; "
               f"**search set**: {data.get('search_set', runs[0].summary.get('eval_set', '?'))}",
-              "- **Seeds**: " + "; ".join(f"{a}: {', '.join(str(r.seed) for r in rs)}"
-                                             for a, rs in by_algorithm(runs).items())]
-    settings = _settings(runs)
-    if settings:
-        lines.append(f"- **Settings** (shared ones that differ from the preset's or the defaults, then each "
-                     f"algorithm's own): {settings}")
-    commands = list(dict.fromkeys(r.info["command"] for r in runs if r.info.get("command")))
-    lines += [f"- **Command**: `{c}`" for c in commands]
+              "- **Seeds**: " + "; ".join(f"{v}: {', '.join(str(r.seed) for r in rs)}"
+                                             for v, rs in by_variant(runs).items())]
+    lines += [f"- **{v}**: {text}" for v, text in _settings(runs).items()]
+    commands = [s["command"] for s in record.get("sessions", []) if s.get("command")]
+    commands = commands or list(dict.fromkeys(r.info["command"] for r in runs if r.info.get("command")))
+    lines += [f"- **Command**: `{c}`" for c in dict.fromkeys(commands)]
     return lines
 
 
-def _settings(runs: Sequence[Run]) -> str:
-    """Each algorithm's shared settings that differ from its preset's, then all of its own (the seed, budget and
-    search set are listed apart)."""
+def _settings(runs: Sequence[Run]) -> dict[str, str]:
+    """Per variant: its algorithm, the shared settings that differ from its preset's, all of its own, and its
+    operator swaps (the seed, budget and search set are listed apart)."""
     skip = ("seed", "budget", "eval_set")
-    parts = []
-    for a, rs in by_algorithm(runs).items():
+    out = {}
+    for v, rs in by_variant(runs).items():
         recorded = rs[0].info.get("config", {})
         config = SearchConfig.from_dict(recorded)
         defaults = make_config(rs[0].info.get("preset")).shared()
-        changed = [f"{k}={v}" for k, v in config.shared().items()
-                   if k not in skip and k in recorded and v != defaults[k]]
-        own = [f"{k}={v}" for k, v in recorded.items() if k in config.settings]
-        if changed or own:
-            parts.append(f"{a}: {', '.join(changed + own)}")
-    return "; ".join(parts)
+        parts = [f"algorithm {rs[0].algorithm}"]
+        parts += [f"{k}={v}" for k, v in config.shared().items() if k not in skip and k in recorded and v != defaults[k]]
+        parts += [f"{k}={x}" for k, x in recorded.items() if k in config.settings]
+        operators = rs[0].info.get("plan", {}).get("operators", {})
+        parts += [f"{a} = {o['function']}" + "".join(f", {k}={x}" for k, x in o.items() if k != "function")
+                  for a, o in operators.items()]
+        out[v] = ", ".join(parts)
+    return out
 
 
-def write_tables(out: str, runs: Sequence[Run]) -> list[str]:
-    """Write OUT/summary.md and OUT/summary.csv; return their paths."""
+def write_tables(out: str, runs: Sequence[Run], opening: Sequence[str] = ()) -> list[str]:
+    """Write OUT/summary.md (opening with `opening`) and OUT/summary.csv; return their paths."""
     md, table = os.path.join(out, "summary.md"), os.path.join(out, "summary.csv")
     with open(md, "w") as f:
-        f.write(markdown(out, runs))
+        f.write(markdown(out, runs, opening))
     write_csv(table, runs)
     return [md, table]

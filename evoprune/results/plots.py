@@ -1,4 +1,12 @@
-"""A comparison's figures from its run files alone: results.png (searches, per-layer results) and tradeoff.png."""
+"""An experiment's figures from its run files alone: anytime curves, the accuracy–sparsity trade-off, layers.
+
+anytime.png: the best feasible mask so far (global sparsity, and its accuracy on the search
+images) against evaluations, median and interquartile band over seeds per variant.
+tradeoff.png: test accuracy against global sparsity, every run labelled by its seed, each
+variant's mean with standard deviations, the unpruned model and the accuracy floor.
+layers.png: each layer's final sparsity per variant. results.png (the study preset only): the
+study's own 2 × 2 figure.
+"""
 from __future__ import annotations
 
 import math
@@ -9,136 +17,175 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure  # a bare Figure renders with Agg: no pyplot, no display needed
 
-from .aggregate import Run, by_algorithm, layer_costs, layer_names, layer_table, stat
+from .aggregate import Run, by_variant, layer_names, layer_table, stat
 
 _DPI = 130
 
 
-def colours(algorithms: Sequence[str]) -> dict[str, tuple]:
-    """One colour per algorithm, the same in every panel and figure."""
+def colours(variants: Sequence[str]) -> dict[str, tuple]:
+    """One colour per variant, the same in every panel and figure."""
     palette = colormaps["tab10"].colors
-    return {a: palette[i % len(palette)] for i, a in enumerate(algorithms)}
+    return {v: palette[i % len(palette)] for i, v in enumerate(variants)}
 
 
-# The trajectory panels: (history column, axis label, factor to the axis unit).
+# ----- anytime curves -----
+def best_so_far(run: Run, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(global sparsity, search accuracy) of the best feasible mask recorded up to each evaluation count of `grid`
+    (NaN before the first one). Best is the objective's: the lowest cost among feasible rows."""
+    rows = sorted((int(r["evaluations"]), float(r["cost"]), float(r["sparsity_global"]), float(r["accuracy"]))
+                  for r in run.history() if r["feasible"] == "1" and r["cost"] != "")
+    sparsity, accuracy = np.full(grid.size, np.nan), np.full(grid.size, np.nan)
+    best, i = None, 0
+    for k, at in enumerate(grid):
+        while i < len(rows) and rows[i][0] <= at:
+            if best is None or rows[i][1] < best[1]:
+                best = rows[i]
+            i += 1
+        if best is not None:
+            sparsity[k], accuracy[k] = best[2], best[3]
+    return sparsity, accuracy
+
+
+def anytime_figure(runs: Sequence[Run]) -> Figure:
+    groups = by_variant(runs)
+    col = colours(list(groups))
+    budget = max(r.summary["budget"] for r in runs)
+    grid = np.linspace(0, budget, 201)
+    fig = Figure(figsize=(12, 4.8), layout="constrained")
+    axes = fig.subplots(1, 2)
+    for v, rs in groups.items():
+        curves = [best_so_far(r, grid) for r in rs]
+        for ax, values in zip(axes, (np.array([c[0] for c in curves]), np.array([c[1] for c in curves]))):
+            seen = np.isfinite(values).any(axis=0)  # from the first evaluation count where a seed has a feasible mask
+            with np.errstate(all="ignore"):
+                q1, med, q3 = (np.nanpercentile(values[:, seen], q, axis=0) * 100 for q in (25, 50, 75))
+            ax.plot(grid[seen], med, color=col[v], lw=1.6, label=f"{v} (median of {len(rs)} seeds)")
+            ax.fill_between(grid[seen], q1, q3, color=col[v], alpha=0.2, lw=0)
+    axes[0].set(ylabel="Global sparsity of the best feasible mask (%)",
+                title="Best feasible mask so far: global sparsity (band: interquartile range)")
+    axes[1].set(ylabel="Its accuracy on the search images (%)",
+                title="…and its accuracy on the images the search decides on")
+    for ax in axes:
+        ax.set(xlabel="Evaluations", xlim=(0, budget))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("Anytime performance (test accuracy is measured once, at the end: see tradeoff.png)", fontsize=11)
+    return fig
+
+
+# ----- trade-off -----
+def tradeoff_figure(runs: Sequence[Run]) -> Figure:
+    """Test accuracy against global sparsity: every run (labelled by seed), variant means ± std, unpruned, floor."""
+    groups = by_variant(runs)
+    col = colours(list(groups))
+    fig = Figure(figsize=(8.5, 6), layout="constrained")
+    ax = fig.add_subplot()
+    for v, rs in groups.items():
+        s = np.array([r.summary["sparsity_global"] for r in rs]) * 100
+        a = np.array([r.summary["final_accuracy"] for r in rs]) * 100
+        ax.scatter(s, a, s=22, color=col[v], alpha=0.55, linewidths=0)
+        for r, x, y in zip(rs, s, a):
+            ax.annotate(str(r.seed), (x, y), xytext=(2, 2), textcoords="offset points", fontsize=6, color=col[v])
+        ss, sa = stat(s), stat(a)
+        ax.errorbar(ss.mean, sa.mean, xerr=_err(ss), yerr=_err(sa), fmt="D", ms=8, color=col[v], mec="black",
+                    capsize=4, lw=1.4, label=f"{v}: mean ± std of {len(rs)} seeds")
+    unpruned = sorted({r.summary["baseline_accuracy"] for r in runs})
+    for b in unpruned:
+        ax.axhline(b * 100, color="black", lw=1, ls=":", label="unpruned model" if b == unpruned[0] else None)
+    floors = sorted({(r.summary["baseline_accuracy"] - r.info["config"]["delta"]) * 100 for r in runs
+                     if r.info.get("config", {}).get("objective") == "floor"})
+    for f in floors:
+        ax.axhline(f, color="tab:red", lw=1, ls="--",
+                   label="unpruned − δ (the floor the search held on its own images)" if f == floors[0] else None)
+    ax.set(xlabel="Global sparsity (% of prunable weights removed)", ylabel="Test accuracy (%)",
+           title="Every run's final masks on the test set (numbers: seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+    return fig
+
+
+def _err(s) -> float:
+    return 0.0 if math.isnan(s.std) else s.std
+
+
+# ----- layers -----
+def layers_figure(runs: Sequence[Run]) -> Figure:
+    """Each layer's final sparsity (mean ± std over seeds) per variant, with the layer's kernel size."""
+    groups = by_variant(runs)
+    col = colours(list(groups))
+    names = layer_names(runs)
+    table = layer_table(runs)
+    fig = Figure(figsize=(max(7.0, 1.6 * len(names) + 2), 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    x = np.arange(len(names))
+    width = 0.8 / len(groups)
+    for j, v in enumerate(groups):
+        stats = [table[n]["sparsity"][v] for n in names]
+        ax.bar(x + (j - (len(groups) - 1) / 2) * width, [s.mean * 100 for s in stats], width,
+               yerr=[_err(s) * 100 for s in stats], capsize=2, color=col[v], label=v, error_kw={"elinewidth": 0.8})
+    sizes = [int(next(iter(table[n]["kernel_size"].values())).mean) for n in names]
+    ax.set_xticks(x, [f"{n}\n{size:,} weights" for n, size in zip(names, sizes)])
+    ax.set(ylabel="Sparsity of the layer (%)", ylim=(0, 100), title="Final sparsity per layer (mean ± std over seeds)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, ncols=min(len(groups), 4))
+    return fig
+
+
+# ----- the study's figure -----
 _TRAJECTORIES = (("cost", "Cost", 1.0), ("accuracy", "Accuracy (%)", 100.0), ("loss", "Loss", 1.0))
 
 
-def results_figure(runs: Sequence[Run]) -> Figure:
-    """2 × 2: cost, accuracy and loss against layer-mean sparsity along every search; final figures per layer."""
-    groups = by_algorithm(runs)
+def study_figure(runs: Sequence[Run]) -> Figure:
+    """The reference study's 2 × 2: cost, accuracy and loss against layer-mean sparsity along the searches
+    (feasible masks for the cost), and the final test accuracy per layer (axis fitted to the values)."""
+    groups = by_variant(runs)
     col = colours(list(groups))
     search_set = " / ".join(sorted({r.summary["eval_set"] for r in runs}))
     fig = Figure(figsize=(13, 9.5), layout="constrained")
-    grid = fig.add_gridspec(2, 2)
-    rows = {a: _search_rows(rs) for a, rs in groups.items()}
-    for cell, (field, label, factor) in zip((grid[0, 0], grid[0, 1], grid[1, 0]), _TRAJECTORIES):
-        ax = fig.add_subplot(cell)
-        title = f"{label.split(' (')[0]} along the search ({search_set} set)"
-        for a in groups:
-            keep, name = np.ones(len(rows[a]["cost"]), bool), a
-            if field == "cost":
-                # Infeasible masks carry a penalty (1e8 in the study's cost) that would flatten the
-                # rest of the axis: the cost panel shows feasible masks only and counts the others.
-                keep = rows[a]["feasible"] == 1
-                name = f"{a} ({np.count_nonzero(~keep)} infeasible steps not shown)"
-                title = f"Cost of the feasible masks along the search ({search_set} set)"
-            ax.scatter(rows[a]["sparsity_layer_mean"][keep] * 100, rows[a][field][keep] * factor, s=6,
-                       alpha=0.35, color=col[a], label=name, linewidths=0)
-        ax.set(xlabel="Sparsity, layer mean (%)", ylabel=label, title=title)
+    axes = fig.subplots(2, 2).ravel()
+    rows = {v: [h for r in rs for h in r.history() if h["cost"] != ""] for v, rs in groups.items()}
+    for ax, (field, label, factor) in zip(axes, _TRAJECTORIES):
+        for v, hs in rows.items():
+            keep = [h for h in hs if h["feasible"] == "1"] if field == "cost" else hs
+            ax.scatter([float(h["sparsity_layer_mean"]) * 100 for h in keep],
+                       [float(h[field]) * factor for h in keep], s=6, alpha=0.35, color=col[v], linewidths=0,
+                       label=f"{v}" + (f" ({len(hs) - len(keep)} infeasible steps not shown)" if field == "cost" else ""))
         if field == "cost":
-            _cost_scale(ax, [c for a in groups for c in rows[a]["cost"][rows[a]["feasible"] == 1]])
+            ax.set_yscale("log")
+        ax.set(xlabel="Sparsity, layer mean (%)", ylabel=label,
+               title=f"{label.split(' (')[0]} along the search ({search_set} set)")
         ax.grid(alpha=0.3)
-        ax.legend(markerscale=3)
-    _layer_bars(fig, grid[1, 1], runs, groups, col)
-    seeds = ", ".join(f"{a}: {len(rs)}" for a, rs in groups.items())
-    fig.suptitle(f"Pruning searches (seeds per algorithm: {seeds}); along the search: every recorded step of "
-                 "every seed", fontsize=12)
+        ax.legend(markerscale=3, fontsize=8)
+    ax = axes[3]
+    names, table = layer_names(runs), layer_table(runs)
+    x, width = np.arange(len(names)), 0.8 / len(groups)
+    values = []
+    for j, v in enumerate(groups):
+        stats = [table[n]["accuracy"][v] for n in names]
+        values += [s.mean * 100 for s in stats]
+        ax.bar(x + (j - (len(groups) - 1) / 2) * width, [s.mean * 100 for s in stats], width,
+               yerr=[_err(s) * 100 for s in stats], capsize=2, color=col[v], label=v)
+    lo, hi = np.nanmin(values), np.nanmax(values)
+    ax.set_ylim(max(0.0, lo - 0.25 * (hi - lo) - 1), min(100.0, hi + 0.25 * (hi - lo) + 1))
+    ax.set_xticks(x, names)
+    ax.set(ylabel="Test accuracy after the layer (%)", title="Test accuracy after each layer's search (mean ± std)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.suptitle("The study's figure: searches layer by layer", fontsize=12)
     return fig
 
 
-def _search_rows(runs: Sequence[Run]) -> dict[str, np.ndarray]:
-    """Layer-mean sparsity, cost, accuracy and loss of every history row of `runs` that scored a mask."""
-    fields = ("sparsity_layer_mean", "cost", "feasible", "accuracy", "loss")
-    rows = [h for r in runs for h in r.history() if h["cost"] != ""]
-    return {f: np.array([float(h[f]) for h in rows]) for f in fields}
-
-
-def _layer_bars(fig: Figure, cell, runs: Sequence[Run], groups: dict[str, list[Run]], col: dict) -> None:
-    """Three stacked bar charts in one cell: each layer's final cost, and the test accuracy and loss after it."""
-    names = layer_names(runs)
-    table = layer_table(runs)
-    algos = list(groups)
-    costs = {a: [layer_costs(r) for r in rs] for a, rs in groups.items()}
-    values = {
-        "Cost (search set)": {a: [stat([c[n] for c in costs[a]]) for n in names] for a in algos},
-        "Test accuracy after (%)": {a: [table[n]["accuracy"][a] for n in names] for a in algos},
-        "Test loss after": {a: [table[n]["loss"][a] for n in names] for a in algos},
-    }
-    sub = cell.subgridspec(3, 1)
-    x = np.arange(len(names))
-    width = 0.8 / len(algos)
-    axes = []
-    for i, (label, by_alg) in enumerate(values.items()):
-        ax = fig.add_subplot(sub[i], sharex=axes[0] if axes else None)
-        factor = 100.0 if "%" in label else 1.0
-        for j, a in enumerate(algos):
-            means = np.array([s.mean for s in by_alg[a]]) * factor
-            stds = np.array([s.std for s in by_alg[a]]) * factor
-            pos = x + (j - (len(algos) - 1) / 2) * width
-            ax.bar(pos, means, width, yerr=None if np.isnan(stds).all() else np.nan_to_num(stds), capsize=2,
-                   color=col[a], label=a, error_kw={"elinewidth": 0.8})
-            for p in pos[np.isnan(means)]:  # a layer where this algorithm found no feasible mask has no cost
-                ax.text(p, 0.04, "none", transform=ax.get_xaxis_transform(), ha="center", fontsize=7,
-                        color=col[a])
-        ax.set_ylabel(label, fontsize=9)
-        if "Cost" in label:
-            _cost_scale(ax, [st.mean for a in algos for st in by_alg[a]])
-        if "%" in label:
-            lo = np.nanmin([st.mean for a in algos for st in by_alg[a]] + [1.0]) * factor
-            ax.set_ylim(max(0.0, math.floor(lo / 10) * 10), 100)  # the differences sit near the top
-        ax.grid(axis="y", alpha=0.3)
-        ax.tick_params(labelbottom=i == 2)
-        axes.append(ax)
-    axes[0].set_title("Final figures per layer (mean ± std over seeds)")
-    axes[0].legend(fontsize=8, ncols=len(algos))
-    axes[-1].set_xticks(x, names)
-
-
-def _cost_scale(ax, costs) -> None:
-    """A log cost axis when the costs span a decade or more (the study's 1/s term), else a linear one."""
-    costs = np.asarray(costs, dtype=float)
-    costs = costs[costs > 0]  # NaN (no feasible mask) compares False
-    if costs.size == 0:
-        ax.text(0.5, 0.5, "no feasible mask", transform=ax.transAxes, ha="center", va="center", color="grey")
-    elif costs.max() >= 10 * costs.min():
-        ax.set_yscale("log")
-        ax.set_ylabel(f"{ax.get_ylabel()}, log scale")
-
-
-def tradeoff_figure(runs: Sequence[Run]) -> Figure:
-    """Test accuracy against global sparsity: one point per run, the unpruned baseline marked."""
-    groups = by_algorithm(runs)
-    col = colours(list(groups))
-    fig = Figure(figsize=(7, 5), layout="constrained")
-    ax = fig.add_subplot()
-    for a, rs in groups.items():
-        ax.scatter([r.summary["sparsity_global"] * 100 for r in rs], [r.summary["final_accuracy"] * 100 for r in rs],
-                   s=40, color=col[a], label=f"{a} ({len(rs)} seeds)", edgecolors="white", linewidths=0.5)
-    baselines = sorted({r.summary["baseline_accuracy"] for r in runs})
-    ax.scatter([0.0] * len(baselines), [b * 100 for b in baselines], marker="*", s=180, color="black",
-               label="baseline (unpruned)", zorder=3)
-    ax.set(xlabel="Global sparsity (% of prunable weights removed)", ylabel="Test accuracy (%)",
-           title="Accuracy against sparsity of every final result")
-    ax.set_xlim(-3, 100)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    return fig
+FIGURES = {"anytime.png": anytime_figure, "tradeoff.png": tradeoff_figure, "layers.png": layers_figure}
 
 
 def write_figures(out: str, runs: Sequence[Run]) -> list[str]:
-    """Write OUT/results.png and OUT/tradeoff.png; return their paths."""
-    paths = [os.path.join(out, "results.png"), os.path.join(out, "tradeoff.png")]
-    for path, fig in zip(paths, (results_figure(runs), tradeoff_figure(runs))):
-        fig.savefig(path, dpi=_DPI)
+    """Write OUT's figures (and the study's, for runs of the study preset); return their paths."""
+    figures = dict(FIGURES)
+    if any(r.info.get("preset") == "study" for r in runs):
+        figures["results.png"] = study_figure
+    paths = []
+    for name, draw in figures.items():
+        path = os.path.join(out, name)
+        draw(runs).savefig(path, dpi=_DPI)
+        paths.append(path)
     return paths

@@ -16,6 +16,19 @@ RUN_FILES = ("history.csv", "summary.json", "run.json", "masks.npz", "pruned.ker
              "pruned.sparse.npz", "finetuned.keras", "finetuned.sparse.npz", *FRONT_FILES)
 
 
+def check_out_path(out: str) -> None:
+    """Refuse, before any work, an output path that is a file, or a folder that cannot be created or written."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ConfigError(f"--out {out}: that is a file, not a folder")
+    probe = os.path.abspath(out)
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        raise ConfigError(f"--out {out}: {probe} is a file, so the folder cannot be made")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {out}: cannot write in {probe}")
+
+
 def check_out(out: str, force: bool = False) -> list[str]:
     """The run files already in `out`; refuses a folder holding another run unless `force`."""
     existing = [f for f in RUN_FILES if os.path.exists(os.path.join(out, f))]

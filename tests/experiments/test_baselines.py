@@ -1,4 +1,4 @@
-"""Tests for evoprune.experiments.baselines.search_data: which images each search set holds, and never the test set by default."""
+"""Baselines: the images each search set holds (never the test set by default), reproducible training, the cache."""
 import numpy as np
 import pytest
 
@@ -38,3 +38,65 @@ def test_validation_alone_and_the_studys_test_set_are_there_when_asked_for():
 def test_an_empty_validation_split_is_refused_for_the_validation_search_set():
     with pytest.raises(ConfigError, match="validation split is empty"):
         search_data(_data(n_val=0), "validation")
+
+
+@pytest.fixture(scope="module")
+def small(mnist_path):
+    from dataclasses import replace
+
+    from evoprune.problem.data import prepare
+
+    d = prepare("mnist", mnist_path, Split(0, 0.2))
+    return replace(d, x_train=d.x_train[:500], y_train=d.y_train[:500])
+
+
+@pytest.mark.slow
+def test_training_twice_gives_identical_weights(small, tmp_path):
+    from evoprune.experiments.baselines import train_baseline
+    from evoprune.network import models
+    from evoprune.network.models import TrainConfig
+
+    config = TrainConfig(epochs=2, optimizer="adam", learning_rate=0.005, batch_size=64, seed=3)
+    weights = []
+    for name in ("a", "b", "a"):  # the last one after another training in between: the seed is all that counts
+        train_baseline(small, config, str(tmp_path / name), progress=False)
+        weights.append([w.tobytes() for w in models.load_model(str(tmp_path / name / "model.keras")).get_weights()])
+    assert weights[0] == weights[1] == weights[2]
+    train_baseline(small, TrainConfig(epochs=2, optimizer="adam", learning_rate=0.005, batch_size=64, seed=4),
+                   str(tmp_path / "c"), progress=False)
+    other = [w.tobytes() for w in models.load_model(str(tmp_path / "c" / "model.keras")).get_weights()]
+    assert other != weights[0]
+
+
+def test_the_cache_trains_once_says_so_and_keys_every_setting(small, tmp_path, monkeypatch):
+    from dataclasses import replace
+    from pathlib import Path
+
+    from evoprune.experiments import baselines
+    from evoprune.network.models import TrainConfig
+
+    calls, said = [], []
+
+    def fake_train(data, config, out, progress=True):
+        calls.append(config)
+        Path(out).mkdir(parents=True)
+        Path(out, "model.keras").write_bytes(b"model")
+        Path(out, "baseline.json").write_text("{}")
+
+    monkeypatch.setattr(baselines, "train_baseline", fake_train)
+    quick = TrainConfig(epochs=2, optimizer="adam", learning_rate=0.005, batch_size=128, seed=0)
+    cache = str(tmp_path / "cache")
+    model = baselines.cached_baseline(small, quick, cache, say=said.append)
+    again = baselines.cached_baseline(small, quick, cache, say=said.append)
+    assert again == model and len(calls) == 1
+    assert said == [f"trained baseline → {model}", f"reused baseline {model}"]
+    other = baselines.cached_baseline(small, replace(quick, epochs=3), cache, say=said.append)
+    assert other != model and len(calls) == 2
+    fewer = replace(small, x_train=small.x_train[:400], y_train=small.y_train[:400])
+    assert baselines.cached_baseline(fewer, quick, cache, say=said.append) not in (model, other)
+    assert [p.name for p in Path(cache).iterdir() if p.name.startswith(".")] == []  # no half-trained folder left
+    monkeypatch.setenv("EVOPRUNE_BASELINES", str(tmp_path / "elsewhere"))
+    assert baselines.default_cache() == str(tmp_path / "elsewhere")
+    monkeypatch.delenv("EVOPRUNE_BASELINES")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert baselines.default_cache() == str(tmp_path / "xdg" / "evoprune" / "baselines")

@@ -5,8 +5,6 @@ import csv
 import hashlib
 import json
 import os
-import platform
-import re
 from pathlib import Path
 
 import numpy as np
@@ -39,18 +37,10 @@ _UNTIMED = ("seconds", "evaluations_per_second", "export")
 def machine() -> dict:
     """What float results depend on: the CPU (vendor, model, vector extensions) and the TensorFlow build."""
     from evoprune._tf import import_tensorflow
+    from evoprune.results.manifest import cpu
 
     tf = import_tensorflow()
-    info = {"machine": platform.machine(), "vendor": "", "model": "", "isa": []}
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        info["vendor"] = re.search(r"^vendor_id\s*:\s*(.*)$", text, re.M).group(1).strip()
-        info["model"] = re.search(r"^model name\s*:\s*(.*)$", text, re.M).group(1).strip()
-        flags = re.search(r"^flags\s*:\s*(.*)$", text, re.M).group(1).split()
-        info["isa"] = sorted(f for f in flags if f.startswith(("avx", "amx", "fma", "f16c")))
-    except (OSError, AttributeError):
-        pass
-    return {"cpu": info, "tensorflow": tf.__version__, "tf_compiler": tf.version.COMPILER_VERSION,
+    return {"cpu": cpu(), "tensorflow": tf.__version__, "tf_compiler": tf.version.COMPILER_VERSION,
             "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "")}
 
 

@@ -1,4 +1,4 @@
-"""Comparisons: aggregation over seeds, `evoprune plot` without TensorFlow, settings, the baseline cache, end to end."""
+"""Reports: statistics over seeds, the verdict first, `evoprune plot` without TensorFlow, settings, compare end to end."""
 import csv
 import json
 import math
@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -58,6 +57,7 @@ def write_fake_run(out, algorithm, seed):
                         "loss": 2.0, "sparsity_layer_mean": 0.1, "evaluations": 10 * step + 1})
             w.writerow({**row, "layer": name, "step": step + 1, "cost": 4.0 - step - seed / 10, "feasible": 1,
                         "accuracy": acc, "loss": 0.3, "sparsity_layer_mean": sparsity,
+                        "sparsity_global": summary["sparsity_global"] * (step + 1) / len(LAYERS),
                         "evaluations": 10 * step + 2})
             w.writerow({**row, "layer": name, "step": step + 1, "evaluations": 10 * step + 2, "event": "note"})
 
@@ -78,20 +78,20 @@ def read_csv(path):
 
 def test_aggregation_against_hand_computed_values(fake_compare):
     runs = aggregate.load_runs(str(fake_compare))
-    assert [(r.algorithm, r.seed) for r in runs] == [("sa", 0), ("sa", 1), ("sa", 2), ("ga", 0), ("ga", 1)]
+    assert [(r.variant, r.seed) for r in runs] == [("sa", 0), ("sa", 1), ("sa", 2), ("ga", 0), ("ga", 1)]
     table = aggregate.summary_table(runs)
     sa, ga = table["final_accuracy"]["sa"], table["final_accuracy"]["ga"]
     assert (sa.mean, sa.std, sa.n) == pytest.approx((0.85, 0.05, 3))  # sample std: sqrt((.05² + .05² + 0) / 2)
+    assert (sa.median, sa.q1, sa.q3) == pytest.approx((0.85, 0.825, 0.875))
     assert (ga.mean, ga.std, ga.n) == pytest.approx((0.90, 0.02 * math.sqrt(2), 2))
-    assert table["worst_final_accuracy"]["sa"].mean == pytest.approx(0.80)
-    assert math.isnan(table["worst_final_accuracy"]["sa"].std)
+    assert table["worst_test_drop"]["sa"].mean == pytest.approx(0.96 - 0.80)
+    assert table["test_drop"]["ga"].mean == pytest.approx(0.96 - 0.90)
+    assert math.isnan(table["worst_test_drop"]["sa"].std)
     assert table["seconds"]["sa"].mean == pytest.approx(12.0) and table["seconds"]["sa"].std == pytest.approx(2.0)
     layers = aggregate.layer_table(runs)
     kept = layers["fc1"]["weights_kept"]["sa"]
     assert (kept.mean, kept.std) == pytest.approx((400.0, 100.0))
     assert layers["conv1"]["kernel_size"]["ga"].mean == 150
-    # The final cost of a layer is its lowest feasible cost; the infeasible 1e8 rows never count.
-    assert aggregate.layer_costs(runs[1]) == pytest.approx({"conv1": 3.9, "fc1": 2.9})
     one = aggregate.stat([0.7])
     assert one.mean == 0.7 and math.isnan(one.std) and one.n == 1
 
@@ -108,25 +108,27 @@ def test_plot_regenerates_the_same_tables_without_tensorflow(fake_compare):
         return {name: (fake_compare / name).read_bytes() for name in ("summary.md", "summary.csv")}
 
     first = plot()
-    for name in ("results.png", "tradeoff.png"):
+    for name in ("anytime.png", "tradeoff.png", "layers.png"):
         assert (fake_compare / name).stat().st_size > 10_000
         (fake_compare / name).unlink()
     (fake_compare / "summary.md").unlink()
     assert plot() == first
-    assert (fake_compare / "results.png").exists() and (fake_compare / "tradeoff.png").exists()
+    assert all((fake_compare / n).exists() for n in ("anytime.png", "tradeoff.png", "layers.png"))
 
     md = first["summary.md"].decode()
-    assert "| Final accuracy (%) | 85.00 ± 5.00 | 90.00 ± 2.83 |" in md
-    assert "| Worst seed's final accuracy (%) | 80.00 | 88.00 |" in md
+    assert md.startswith("# Pruning experiment: sa, ga\n\n## Verdict\n\n- sa vs ga, global sparsity: no difference "
+                         "detected at 3 and 2 seeds")
+    assert "| Test accuracy (%) | 85.00 ± 5.00 | 90.00 ± 2.83 |" in md
+    assert "| Worst seed's test drop (points) | 16.00 | 8.00 |" in md
     assert "| fc1 | 1000 | sa | 400 ± 100 |" in md
     assert "sample standard deviation (ddof = 1)" in md
     for text in ("mnist from `/data/mnist.npz`", "`/models/lenet/model.keras`", "**Budget**: 100 evaluations per run",
-                 "**search set**: validation", "ga: population=6", "`evoprune compare --algorithms sa,ga"):
+                 "**search set**: validation", "**ga**: algorithm ga, population=6", "`evoprune compare --algorithms sa,ga"):
         assert text in md
 
 
 def test_summary_agrees_with_the_run_files(fake_compare):
-    from evoprune.experiments.compare import report
+    from evoprune.experiments.report import report
 
     report(str(fake_compare))
     rows = read_csv(fake_compare / "summary.csv")
@@ -136,9 +138,9 @@ def test_summary_agrees_with_the_run_files(fake_compare):
         summaries.setdefault(s["algorithm"], []).append(s)
     for m in aggregate.METRICS:
         for algorithm, ss in summaries.items():
-            values = [s[m.field] for s in ss]
+            values = [aggregate.value(s, m.field) for s in ss]
             row = rows[m.key]
-            assert float(row[f"{algorithm}_mean"]) == pytest.approx(min(values) if m.worst else np.mean(values))
+            assert float(row[f"{algorithm}_mean"]) == pytest.approx(max(values) if m.worst else np.mean(values))
             assert int(row[f"{algorithm}_n"]) == len(values)
             if not m.worst:
                 assert float(row[f"{algorithm}_std"]) == pytest.approx(np.std(values, ddof=1))
@@ -150,15 +152,14 @@ def test_summary_agrees_with_the_run_files(fake_compare):
 
 def test_settings_per_algorithm():
     from evoprune.algorithms import make_algorithm
-    from evoprune.experiments.compare import algorithm_configs
     from evoprune.experiments.settings import parse_settings
-    from evoprune.search.config import SearchConfig
+    from evoprune.search.config import SearchConfig, with_settings
 
     s = parse_settings(["ga.population=20", "sa.t0=0.5", "stall-limit=7", "sa.relative_threshold=true",
                         "magnitude.sparsity=0.6"], ["sa", "ga", "magnitude"])
     assert s == {"sa": {"t0": 0.5, "stall_limit": 7, "relative_threshold": True},
                  "ga": {"population": 20, "stall_limit": 7}, "magnitude": {"sparsity": 0.6, "stall_limit": 7}}
-    configs = algorithm_configs(SearchConfig(budget=500), s)
+    configs = {a: with_settings(SearchConfig(budget=500), **settings) for a, settings in s.items()}
     algos = {a: make_algorithm(a, c) for a, c in configs.items()}
     assert algos["magnitude"].settings.sparsity == 0.6 and algos["sa"].settings.t0 == 0.5
     assert algos["ga"].settings.population == 20 and configs["ga"].budget == 500 and configs["ga"].stall_limit == 7
@@ -189,29 +190,6 @@ def test_cli_refuses_bad_settings_in_one_line(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def test_trained_baseline_is_cached_and_reused(tmp_path, monkeypatch, mnist_path):
-    import evoprune.experiments.compare as compare
-    from evoprune.network.models import TrainConfig
-
-    calls = []
-
-    def fake_train(data, config, out, progress=True):
-        calls.append(config)
-        Path(out, "model.keras").write_bytes(b"model")
-        Path(out, "baseline.json").write_text(json.dumps({"training": config.to_dict()}))
-
-    monkeypatch.setattr(compare, "train_baseline", fake_train)
-    out = tmp_path / "results" / "study"
-    quick = TrainConfig(epochs=2, optimizer="adam", learning_rate=0.005, batch_size=128, seed=0)
-    model, data = compare.baseline_and_data(str(out), data_path=mnist_path, training=quick)
-    assert os.path.dirname(os.path.dirname(model)) == str(tmp_path / "results" / ".baselines")
-    again, _ = compare.baseline_and_data(str(tmp_path / "results" / "other"), data_path=mnist_path, training=quick)
-    assert again == model and len(calls) == 1
-    other, _ = compare.baseline_and_data(str(out), data_path=mnist_path, training=replace(quick, epochs=3))
-    assert other != model and len(calls) == 2
-    assert [p.name for p in (tmp_path / "results" / ".baselines").iterdir() if p.name.startswith(".")] == []
-
-
 @pytest.fixture(scope="module")
 def quick_lenet(tmp_path_factory, mnist_path):
     """LeNet-5 trained for a few seconds on 1000 images (~90 % accuracy), with the baseline.json `compare` reads."""
@@ -228,7 +206,7 @@ def quick_lenet(tmp_path_factory, mnist_path):
 
 
 @pytest.mark.slow
-def test_compare_end_to_end_and_resume(tmp_path, quick_lenet, capsys):
+def test_compare_end_to_end_reuses_and_refuses_to_mix(tmp_path, quick_lenet, capsys):
     from evoprune.cli import main
 
     out = tmp_path / "cmp"
@@ -241,7 +219,7 @@ def test_compare_end_to_end_and_resume(tmp_path, quick_lenet, capsys):
     for name in names:
         for f in ("history.csv", "summary.json", "run.json", "masks.npz", "pruned.keras"):
             assert (out / "runs" / name / f).exists()
-    for f in ("summary.md", "summary.csv", "results.png", "tradeoff.png", "compare.json"):
+    for f in ("summary.md", "summary.csv", "anytime.png", "tradeoff.png", "layers.png", "spec.toml", "experiment.json"):
         assert (out / f).exists()
     summaries = {n: json.loads((out / "runs" / n / "summary.json").read_text()) for n in names}
     assert [s["evaluations"] <= s["budget"] for s in summaries.values()] == [True] * 4
@@ -254,13 +232,17 @@ def test_compare_end_to_end_and_resume(tmp_path, quick_lenet, capsys):
         assert float(rows["final_accuracy"][f"{algorithm}_mean"]) == pytest.approx(np.mean(accs))
         assert float(rows["final_accuracy"][f"{algorithm}_std"]) == pytest.approx(np.std(accs, ddof=1))
     md = (out / "summary.md").read_text()
-    assert "- **Command**: `" in md and "sa: 30, ga: 60 evaluations per run" in md
+    assert "- **Command**: `evoprune compare --algorithms sa,ga" in md and "sa: 30, ga: 60 evaluations per run" in md
 
-    # A second compare keeps the finished runs; other settings for the same folder are refused.
+    # Again: every run reused, and said so; other algorithms or settings for the same folder are refused.
     stamps = {n: (out / "runs" / n / "summary.json").stat().st_mtime_ns for n in names}
     capsys.readouterr()
     assert main(args) == 0
-    assert "test accuracy" not in capsys.readouterr().out  # no run was made again
+    assert "4 reused, 0 resumed, 0 started" in capsys.readouterr().out
     assert stamps == {n: (out / "runs" / n / "summary.json").stat().st_mtime_ns for n in names}
-    assert main([a.replace("sa.budget=30", "sa.budget=40") for a in args]) == 2
-    assert "other settings" in capsys.readouterr().err
+    other_algorithms = ["compare", "--algorithms", "sa,magnitude", "--seeds", "2", "--model", quick_lenet,
+                        "--budget", "60", "--out", str(out), "--no-progress"]
+    for changed in ([a.replace("sa.budget=30", "sa.budget=40") for a in args], other_algorithms):
+        assert main(changed) == 2
+        assert "another spec" in capsys.readouterr().err
+    assert sorted(os.listdir(out / "runs")) == sorted(names)  # nothing mixed in

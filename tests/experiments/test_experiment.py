@@ -1,0 +1,132 @@
+"""Experiments end to end: the folder knows its spec, reuses and resumes runs, spreads them over workers identically."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from evoprune.cli import main
+
+pytestmark = pytest.mark.slow
+VOLATILE = {"seconds", "evaluations_per_second", "export"}
+RUNS = [f"{v}-seed{s}" for v in ("ga-1pt", "ga-2pt", "sa") for s in (0, 1)]
+
+
+def spec_text(model, data, budget=40):
+    return f"""title = "operators on a tiny model"
+seeds = 2
+budget = {budget}
+[data]
+path = "{data}"
+[model]
+path = "{model}"
+[settings]
+eval_set = "validation"
+population = 6
+[variants.ga-1pt]
+algorithm = "ga"
+[variants.ga-2pt]
+algorithm = "ga"
+operators.mate = "deap.tools.cxTwoPoint"
+[variants.sa]
+algorithm = "sa"
+settings.t0 = 0.004
+"""
+
+
+@pytest.fixture(scope="module")
+def spec(tiny_model, mnist_path, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("spec")
+    tiny_model.save(folder / "model.keras")
+    (folder / "spec.toml").write_text(spec_text(folder / "model.keras", mnist_path))
+    return folder / "spec.toml"
+
+
+@pytest.fixture(scope="module")
+def one_by_one(spec, tmp_path_factory):
+    out = tmp_path_factory.mktemp("exp") / "one-by-one"
+    assert main(["experiment", "run", str(spec), "--out", str(out), "--no-progress"]) == 0
+    return out
+
+
+def results(out):
+    """Every run's summary (timings aside), masks and history rows (times aside), by run name."""
+    found = {}
+    for name in sorted(os.listdir(out / "runs")):
+        folder = out / "runs" / name
+        summary = {k: v for k, v in json.loads((folder / "summary.json").read_text()).items() if k not in VOLATILE}
+        with np.load(folder / "masks.npz") as z:
+            masks = {k: z[k].tobytes() for k in z.files}
+        rows = [",".join(r.split(",")[:11]) for r in (folder / "history.csv").read_text().splitlines()]
+        found[name] = (summary, masks, rows)
+    return found
+
+
+def test_the_folder_holds_the_spec_its_runs_and_a_verdict(one_by_one, spec):
+    assert sorted(os.listdir(one_by_one / "runs")) == sorted(RUNS)
+    assert (one_by_one / "spec.toml").read_text() == spec.read_text()
+    md = (one_by_one / "summary.md").read_text()
+    assert md.startswith("# operators on a tiny model\n\n## Verdict\n\n- ")
+    assert "no difference detected at 2 seeds" in md and "Friedman over 2 seeds, 3 variants" in md
+    assert "mate = deap.tools.cxTwoPoint" in md and "experiment run" in md  # the operator swap and the command
+    for name in ("summary.csv", "anytime.png", "tradeoff.png", "layers.png"):
+        assert (one_by_one / name).stat().st_size > 1000
+    plan = json.loads((one_by_one / "runs" / "ga-2pt-seed1" / "run.json").read_text())["plan"]
+    assert plan["operators"] == {"mate": {"function": "deap.tools.cxTwoPoint"}} and plan["config"]["seed"] == 1
+    assert json.loads((one_by_one / "runs" / "ga-1pt-seed1" / "run.json").read_text())["plan"]["operators"] == {}
+    # the swap took effect: same seed, same settings, other crossover, other search
+    a, b = (results(one_by_one)[f"ga-{x}-seed1"][2] for x in ("1pt", "2pt"))
+    assert a != b
+
+
+def test_a_second_run_reuses_every_run_and_says_so(one_by_one, spec, capsys):
+    stamps = {n: (one_by_one / "runs" / n / "summary.json").stat().st_mtime_ns for n in RUNS}
+    capsys.readouterr()
+    assert main(["experiment", "run", str(spec), "--out", str(one_by_one), "--no-progress"]) == 0
+    assert "6 reused, 0 resumed, 0 started" in capsys.readouterr().out
+    assert stamps == {n: (one_by_one / "runs" / n / "summary.json").stat().st_mtime_ns for n in RUNS}
+
+
+def test_a_folder_of_another_spec_is_refused_in_one_line(one_by_one, spec, tmp_path, capsys):
+    other = tmp_path / "other.toml"
+    other.write_text(spec.read_text().replace("budget = 40", "budget = 50"))
+    before = results(one_by_one)
+    capsys.readouterr()
+    assert main(["experiment", "run", str(other), "--out", str(one_by_one), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "another spec" in err and "budget" in err and "--force" in err and len(err.strip().splitlines()) == 1
+    assert results(one_by_one) == before
+    (tmp_path / "file").write_text("x")
+    assert main(["experiment", "run", str(spec), "--out", str(tmp_path / "file"), "--no-progress"]) == 2
+    assert "a file, not a folder" in capsys.readouterr().err
+
+
+def test_runs_spread_over_two_workers_equal_the_runs_made_one_by_one(one_by_one, spec, tmp_path):
+    spread = tmp_path / "spread"
+    assert main(["experiment", "run", str(spec), "--out", str(spread), "--workers", "2", "--no-progress"]) == 0
+    assert results(spread) == results(one_by_one)
+    sessions = json.loads((spread / "experiment.json").read_text())["sessions"]
+    assert sessions[-1]["workers"] == 2 and sessions[-1]["executor"] == "process"
+
+
+def test_a_killed_experiment_finishes_on_rerun_as_if_uninterrupted(one_by_one, spec, tmp_path):
+    out = tmp_path / "killed"
+    command = [sys.executable, "-m", "evoprune", "experiment", "run", str(spec), "--out", str(out), "--no-progress"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:  # until some run has a checkpoint mid-run
+        if (out / "runs").exists() and any((out / "runs" / n / "checkpoint.pkl").exists() for n in RUNS):
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "summary.md").exists()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    counts = done.stdout.splitlines()[0]
+    assert "resumed" in counts and " 0 resumed" not in counts, counts  # a run continued from its checkpoint
+    assert results(out) == results(one_by_one)
