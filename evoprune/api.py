@@ -38,7 +38,8 @@ class PruneResult:
 def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
           algorithm: str = "sa", config: SearchConfig | None = None, *, x_train: np.ndarray | None = None,
           y_train: np.ndarray | None = None, out: str | None = None, force: bool = False, resume: bool = False,
-          checkpoint_every: int = 25, executor: str = "serial", workers: int | None = None,
+          checkpoint_every: int = 25, checkpoint_seconds: float = 60.0, executor: str = "serial",
+          workers: int | None = None,
           executor_options: dict | None = None, progress: bool = True, customize: Callable | None = None,
           callbacks: Sequence = (), scores: dict | None = None, run_info: dict | None = None,
           finetune_epochs: int = 0) -> PruneResult:
@@ -47,8 +48,9 @@ def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray,
     The steps, each usable on its own: `Problem` + `search()` (where evaluations run:
     `executor` "serial", "process" or "ray", with `workers` and `executor_options` such as
     `{"address": "HOST:6379"}`), a `RunFolder` in `out` (history.csv as it goes, a
-    checkpoint every genome and every `checkpoint_every` steps, run.json; `resume=True`
-    continues the run in `out` exactly), `summarize` (test figures), then the front of a
+    checkpoint after every genome and at most every `checkpoint_every` evaluations or
+    `checkpoint_seconds` seconds, mid-step included, and run.json; `resume=True` continues the
+    run in `out` exactly), `summarize` (test figures), then the front of a
     multi-objective search (front.csv, front_masks.npz), the compressed export and, with
     `finetune_epochs` > 0, masked fine-tuning on (x_train, y_train).
 
@@ -65,12 +67,14 @@ def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray,
         raise ConfigError(f"{kind} importance needs the training images (x_train, y_train)")
     if finetune_epochs > 0 and x_train is None:
         raise ConfigError("fine-tuning needs the training images (x_train, y_train)")
-    folder = RunFolder(out, force=force, resume=resume, checkpoint_every=checkpoint_every) if out else None
+    folder = RunFolder(out, force=force, resume=resume, checkpoint_every=checkpoint_every,
+                       checkpoint_seconds=checkpoint_seconds) if out else None
     if scores is None and kind is not None:
         scores = importance.compute(kind, model, problem.specs, x_train, y_train)
     recording = [] if folder is None else folder.start({
         "algorithm": algo.name, "config": config_record(algo, config), "executor": executor, "workers": workers,
-        "executor_options": executor_options or {}, "checkpoint_every": checkpoint_every, "started": now(),
+        "executor_options": executor_options or {}, "checkpoint_every": checkpoint_every,
+        "checkpoint_seconds": checkpoint_seconds, "started": now(),
         **(run_info or {}), **environment()})
     ex = make_executor(executor, workers, **(executor_options or {}))
     try:

@@ -7,7 +7,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "evoprune"
 
 # Each part may import the parts before it (and itself), never one after it.
-ORDER = ("errors", "_tf", "network", "evaluation", "problem", "executors", "algorithms", "search", "results",
+ORDER = ("errors", "_tf", "_faults", "_progress", "network", "evaluation", "problem", "executors", "algorithms", "search", "results",
          "pruned", "api", "experiments", "cli", "__init__", "__main__")
 
 
@@ -29,7 +29,8 @@ def imports(path: Path) -> set[str]:
                 name = ".".join(base + ([node.module] if node.module else []))
             else:
                 name = node.module or ""
-            targets = [name] + [f"{name}.{a.name}" for a in node.names]
+            # `from .. import x` imports the module evoprune.x, not the package itself
+            targets = ([name] if node.module else []) + [f"{name}.{a.name}" for a in node.names]
             found |= {t for t in targets if t.startswith("evoprune")}
         elif isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith("evoprune")}

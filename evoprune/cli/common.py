@@ -20,10 +20,17 @@ def add_data_args(p: argparse.ArgumentParser, dataset_default: str | None = None
 
 def check_model_file(path: str) -> None:
     """Refuse a model path that cannot be a Keras model, before TensorFlow is loaded."""
+    from ..network.models import HDF5_SIGNATURE, LEGACY_SUFFIXES
+
     if not os.path.exists(path):
         raise ConfigError(f"{path}: no such model file")
-    if not path.endswith(".keras") or os.path.isdir(path):
-        raise ConfigError(f"{path}: not a Keras model file (expected a .keras file)")
+    if os.path.isdir(path) or not path.endswith((".keras", *LEGACY_SUFFIXES)):
+        raise ConfigError(f"{path}: not a Keras model file (expected a .keras file, or a legacy .h5 one)")
+    if path.endswith(LEGACY_SUFFIXES):
+        with open(path, "rb") as f:
+            if f.read(len(HDF5_SIGNATURE)) != HDF5_SIGNATURE:
+                raise ModelError(f"{path}: not a Keras model (not an HDF5 file)")
+        return
     # A .keras file is a zip archive with the model's config.json; look before loading TensorFlow.
     try:
         with zipfile.ZipFile(path) as z:
@@ -31,7 +38,6 @@ def check_model_file(path: str) -> None:
                 raise ModelError(f"{path}: not a Keras model (the archive has no config.json)")
     except (zipfile.BadZipFile, OSError):
         raise ModelError(f"{path}: not a Keras model (not a .keras zip archive)") from None
-
 
 def add_spread_args(p: argparse.ArgumentParser) -> None:
     """How an experiment's runs are spread, and its folder's options (`experiment run`, `compare`)."""
@@ -46,3 +52,4 @@ def add_spread_args(p: argparse.ArgumentParser) -> None:
                         "~/.cache/evoprune/baselines)")
     p.add_argument("--force", action="store_true", help="overwrite a folder that holds another experiment")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--verbose", action="store_true", help="let Ray's own notices through")

@@ -45,7 +45,7 @@ def run_spec(args, spec, text: str | None) -> int:
 
     outcome = run_experiment(spec, args.out, spec_text=text, workers=args.workers, executor=args.executor,
                              address=args.ray_address, force=args.force, progress=not args.no_progress,
-                             baselines=args.baselines)
+                             baselines=args.baselines, verbose=args.verbose)
     print(f"{', '.join(v.name for v in spec.variants)} × {len(spec.seeds)} seeds -> {args.out}: summary.md, "
           f"summary.csv, anytime.png, tradeoff.png, layers.png ({len(outcome.reused)} runs reused, "
           f"{len(outcome.resumed)} resumed, {len(outcome.started)} started)")

@@ -35,6 +35,9 @@ def run(args) -> int:
     if not os.path.exists(args.masks):
         raise ConfigError(f"{args.masks}: no such masks file")
     out = args.out or os.path.dirname(os.path.abspath(args.masks))
+    from ..results.run_folder import check_out_path
+
+    check_out_path(out)
     existing = [name for name in OUTPUTS if os.path.exists(os.path.join(out, name))]
     if existing and not args.force:
         raise ConfigError(f"{out} already holds {', '.join(existing)}; choose another --out or pass --force")

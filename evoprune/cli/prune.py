@@ -67,7 +67,8 @@ def executor_options(args) -> dict:
     """Options of the chosen executor, checked before any work starts."""
     if args.ray_address and args.executor != "ray":
         raise ConfigError("--ray-address goes with --executor ray")
-    return {"address": args.ray_address} if args.ray_address else {}
+    options = {"address": args.ray_address} if args.ray_address else {}
+    return {**options, "verbose": True} if args.executor == "ray" and args.verbose else options
 
 
 # Shared settings with a flag of their own (the rest keep their defaults unless --set).
@@ -104,7 +105,10 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, help="random seed of the search (default 0)")
     p.add_argument("--out", help="output folder (default runs/<timestamp>)")
     p.add_argument("--resume", metavar="OUT", help="continue the run in OUT from its last checkpoint")
-    p.add_argument("--checkpoint-every", type=int, default=25, help="steps between checkpoints (default 25)")
+    p.add_argument("--checkpoint-every", type=int, default=25, metavar="N",
+                   help="checkpoint at most every N evaluations, mid-step included (default 25)")
+    p.add_argument("--checkpoint-seconds", type=float, default=60.0, metavar="T",
+                   help="… or every T seconds, whichever comes first (default 60)")
     p.add_argument("--finetune-epochs", type=int, default=0,
                    help="then fine-tune the pruned model this many epochs, its masks held fixed (default 0: no)")
     add_search_args(p)
@@ -115,12 +119,13 @@ def add_parser(sub) -> None:
     p.add_argument("--ray-address", help="address of a running Ray cluster (HOST:PORT) for --executor ray")
     p.add_argument("--force", action="store_true", help="overwrite a run already in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--verbose", action="store_true", help="let Ray's own notices through")
     p.set_defaults(run=run)
 
 
 # What a resumed run takes from its run.json rather than from the command line.
 _RESUMED = ("model", "algorithm", "dataset", "data", "executor", "workers", "ray_address", "checkpoint_every",
-            "preset", "finetune_epochs")
+            "checkpoint_seconds", "preset", "finetune_epochs")
 
 
 def _resumed_args(args):
@@ -131,10 +136,14 @@ def _resumed_args(args):
     if not os.path.exists(path):
         raise ConfigError(f"{args.resume}: no run to resume (no run.json)")
     saved = io.read_json(path)
+    if "cli" not in saved:
+        raise ConfigError(f"{args.resume}: not a run of `evoprune prune` (an experiment's run resumes with "
+                          "`evoprune experiment run` on its spec)")
     for name in _RESUMED:
         if name in ("executor", "workers", "ray_address") and getattr(args, name) not in (None, "serial"):
             continue
-        setattr(args, name, saved["cli"].get(name))
+        if name in saved["cli"]:  # (a run from an older evoprune may lack one: the default stands)
+            setattr(args, name, saved["cli"][name])
     args.out, args.config = args.resume, saved["config"]
     return args
 
@@ -143,7 +152,7 @@ def run(args) -> int:
     from ..algorithms import algorithm_class, check_budget, make_algorithm, units
     from ..executors import make_executor
     from ..experiments.baselines import data_for, read_baseline, run_info, search_data
-    from ..results.run_folder import check_out
+    from ..results.run_folder import check_out, check_out_path
     from ..search.config import SearchConfig
 
     if args.resume:
@@ -167,6 +176,7 @@ def run(args) -> int:
     check_budget(algo, config, units(algo, config, len((baseline or {}).get("prunable_layers", [None]))))
     out = args.out or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))
     if not args.resume:
+        check_out_path(out)
         check_out(out, args.force)
     data = data_for(baseline, args.dataset, args.data)  # every input is checked before TensorFlow loads
 
@@ -182,7 +192,8 @@ def run(args) -> int:
         result = prune(model, x_search, y_search, data.x_test, data.y_test, args.algorithm, config, out=out,
                        force=args.force, executor=args.executor, workers=args.workers, executor_options=options,
                        progress=not args.no_progress, run_info=info, x_train=data.x_train,
-                       y_train=data.y_train, checkpoint_every=args.checkpoint_every, resume=bool(args.resume),
+                       y_train=data.y_train, checkpoint_every=args.checkpoint_every,
+                       checkpoint_seconds=args.checkpoint_seconds, resume=bool(args.resume),
                        finetune_epochs=args.finetune_epochs or 0)
     except KeyboardInterrupt:
         print(f"evoprune: interrupted; the checkpoint and history in {out} are intact. "

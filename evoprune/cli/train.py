@@ -15,15 +15,23 @@ def add_parser(sub) -> None:
     t.add_argument("--val-fraction", type=float, default=0.2)
     t.add_argument("--seed", type=int, default=0, help="seed of the split and of training")
     t.add_argument("--out", required=True, help="folder for model.keras and baseline.json")
+    t.add_argument("--force", action="store_true", help="overwrite a baseline already in --out")
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(run=run)
 
 
 def run(args) -> int:
+    import os
+
     from ..problem.data import Split, prepare
+    from ..results.run_folder import check_out_path
 
     if args.epochs < 1 or args.batch_size < 1 or args.learning_rate <= 0:
         raise ConfigError("--epochs and --batch-size must be ≥ 1 and --learning-rate > 0")
+    check_out_path(args.out)
+    held = [f for f in ("model.keras", "baseline.json") if os.path.exists(os.path.join(args.out, f))]
+    if held and not args.force:
+        raise ConfigError(f"{args.out} already holds a baseline ({', '.join(held)}); choose another --out or pass --force")
     data = prepare(args.dataset, args.data, Split(args.seed, args.val_fraction))  # checked before TensorFlow loads
     from ..experiments.baselines import train_baseline
     from ..network.models import TrainConfig

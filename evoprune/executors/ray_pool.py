@@ -1,6 +1,8 @@
 """The Ray executor: `ray.util.multiprocessing.Pool`, local or on a running cluster."""
 from __future__ import annotations
 
+import logging
+
 from .supervised import SupervisedPool
 
 
@@ -10,9 +12,10 @@ class RayExecutor(SupervisedPool):
 
     name = "ray"
 
-    def __init__(self, workers: int | None = None, address: str | None = None, **options):
+    def __init__(self, workers: int | None = None, address: str | None = None, verbose: bool = False, **options):
+        """`verbose`: let Ray's own start-up notices through (by default only its errors are shown)."""
         super().__init__(workers, **options)
-        self.address = address
+        self.address, self.verbose = address, verbose
         self._owns_ray = False
 
     def _new_pool(self, problem, threads: int):
@@ -22,7 +25,10 @@ class RayExecutor(SupervisedPool):
         if not ray.is_initialized():
             self._owns_ray = True
             kwargs = {"address": self.address} if self.address else {"num_cpus": self.workers}
-            ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kwargs)
+            if not self.verbose:
+                # Ray's driver logs notices (token authentication, where the dashboard is…) on every start.
+                logging.getLogger("ray").setLevel(logging.ERROR)
+            ray.init(include_dashboard=False, log_to_driver=self.verbose, configure_logging=False, **kwargs)
         # No pinning: Ray places its workers itself.
         return Pool(self.workers, initializer=self.initializer, initargs=(problem, threads, None))
 

@@ -74,7 +74,8 @@ def _sha256(path: str) -> str:
 
 def run(spec: Spec, out: str, *, spec_text: str | None = None, workers: int | None = None,
         executor: str = "process", address: str | None = None, threads: int | None = None, force: bool = False,
-        progress: bool = True, baselines: str | None = None, say: Callable[[str], None] = print) -> Outcome:
+        progress: bool = True, baselines: str | None = None, verbose: bool = False,
+        say: Callable[[str], None] = print) -> Outcome:
     """Run every variant × seed of `spec` into OUT, then write the report.
 
     Without `workers` the runs go one after another in this process. With `workers` (or
@@ -127,7 +128,8 @@ def run(spec: Spec, out: str, *, spec_text: str | None = None, workers: int | No
         payload = Payload(models.to_bytes(model), data,
                           {k: importance.compute(k, model, specs, data.x_train, data.y_train) for k in kinds})
         with _Watch(todo, progress, say):
-            _execute(todo, payload, workers, executor, address, threads)
+            options = {**({"address": address} if address else {}), **({"verbose": True} if verbose else {})}
+            _execute(todo, payload, workers, executor, threads, options)
     outcome.summaries = {j.name: io.read_json(os.path.join(j.folder, "summary.json")) for j in jobs}
     record["sessions"][-1]["finished"] = now()
     io.write_json(record_path, record)
@@ -135,8 +137,8 @@ def run(spec: Spec, out: str, *, spec_text: str | None = None, workers: int | No
     return outcome
 
 
-def _execute(jobs: list[Job], payload: Payload, workers: int | None, executor: str, address: str | None,
-             threads: int | None) -> None:
+def _execute(jobs: list[Job], payload: Payload, workers: int | None, executor: str, threads: int | None,
+             options: dict) -> None:
     """Each job in this process, one after another, or one job per worker of a process pool or Ray."""
     if executor != "ray" and workers is None:
         for job in jobs:
@@ -144,7 +146,6 @@ def _execute(jobs: list[Job], payload: Payload, workers: int | None, executor: s
         return
     from ..executors import make_executor
 
-    options = {"address": address} if address else {}
     # Runs take minutes to hours: no deadline, only the workers' liveness is watched.
     ex = make_executor(executor, workers, task_timeout=float("inf"), initializer=prepare_worker, threads=threads,
                        **options)

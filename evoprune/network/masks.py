@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import zipfile
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -109,17 +111,27 @@ def check_masks(masks: Mapping[str, np.ndarray], specs: Sequence[LayerSpec]) -> 
             raise EvopruneError(
                 f"masks do not fit the model: layer {s.name!r} has kernel shape {s.shape}, mask shape {m.shape}"
             )
+        if m.dtype != bool and not (np.issubdtype(m.dtype, np.number) and np.isin(m, (0, 1)).all()):
+            raise EvopruneError(f"masks do not fit the model: layer {s.name!r} holds values other than 0/1 "
+                                f"(dtype {m.dtype})")
         out[s.name] = m.astype(bool)
     return out
 
 
+def read_npz(path: str) -> dict[str, np.ndarray]:
+    """The arrays of a masks .npz file, with one clear error for anything else (never pickled data)."""
+    if not os.path.exists(path):
+        raise EvopruneError(f"{path}: no such masks file")
+    if not zipfile.is_zipfile(path):
+        raise EvopruneError(f"{path}: not a masks file (expected the masks.npz of `evoprune prune`, a zip of "
+                            "numpy arrays)")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as e:
+        raise EvopruneError(f"{path}: not a readable masks .npz file ({e})") from None
+
+
 def load_masks(path: str, specs: Sequence[LayerSpec]) -> Masks:
     """Read a masks.npz file and check it against the model's prunable layers."""
-    try:
-        with np.load(path) as f:
-            raw = {k: f[k] for k in f.files}
-    except FileNotFoundError:
-        raise EvopruneError(f"{path}: no such masks file") from None
-    except (OSError, ValueError) as e:
-        raise EvopruneError(f"{path}: not a readable masks .npz file ({e})") from None
-    return check_masks(raw, specs)
+    return check_masks(read_npz(path), specs)

@@ -96,17 +96,17 @@ def train(model, x_train, y_train, x_val, y_val, config: TrainConfig, progress: 
 
 def _TqdmEpochs(epochs: int):
     keras = import_keras()
-    from tqdm.auto import tqdm
+    from .._progress import bar
 
     class TqdmEpochs(keras.callbacks.Callback):
         """One progress bar over the epochs, with the latest losses and accuracies."""
 
         def on_train_begin(self, logs=None):
-            self.bar = tqdm(total=epochs, desc="training", unit="epoch")
+            self.bar = bar(total=epochs, desc="training", unit="epoch")
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
-            self.bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items() if "loss" in k or "acc" in k})
+            self.bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items() if "loss" in k or "acc" in k}, refresh=False)
             self.bar.update(1)
 
         def on_train_end(self, logs=None):
@@ -137,17 +137,25 @@ def evaluate_masked(model, masks: Mapping[str, np.ndarray], x, y,
         apply_masks(model, {k: np.ones_like(v, bool) for k, v in masks.items()}, kernels)
 
 
+LEGACY_SUFFIXES = (".h5", ".hdf5")
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
 def load_model(path: str):
-    """Load a `.keras` model file, with one clear error if it is missing or not a Keras model."""
+    """Load a `.keras` model file (or a legacy `.h5` one), with one clear error if it is missing or not a model."""
     if not os.path.exists(path):
         raise ModelError(f"{path}: no such model file")
-    if os.path.isdir(path) or not path.endswith(".keras"):
-        raise ModelError(f"{path}: not a Keras model file (expected a .keras file)")
+    if os.path.isdir(path) or not path.endswith((".keras", *LEGACY_SUFFIXES)):
+        raise ModelError(f"{path}: not a Keras model file (expected a .keras file, or a legacy .h5 one)")
     keras = import_keras()
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as e:  # Keras raises many types for a corrupt archive; all mean the same here
-        raise ModelError(f"{path}: not a Keras model ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+        reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        if path.endswith(LEGACY_SUFFIXES):
+            raise ModelError(f"{path}: Keras cannot load this legacy HDF5 model ({reason}); convert it where it "
+                             "loads: keras.models.load_model(PATH).save('model.keras')") from None
+        raise ModelError(f"{path}: not a Keras model ({reason})") from None
 
 
 def kernels(model, specs: Sequence[LayerSpec]) -> dict[str, np.ndarray]:

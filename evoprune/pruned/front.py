@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..network.masks import Masks, flatten, full_masks, pack, sparsity_global, sparsity_layer_mean
+from ..network.masks import Masks, flatten, full_masks, pack, read_npz, sparsity_global, sparsity_layer_mean
 from ..results import io
 
 FRONT_CSV, FRONT_MASKS = "front.csv", "front_masks.npz"
@@ -55,8 +55,7 @@ def read_front(out: str) -> tuple[list[dict], list[Masks]]:
 
 def point_masks(path: str, point: int) -> Masks:
     """The masks of one front point from a front_masks.npz (empty if it has no such point)."""
-    with np.load(path) as z:
-        return {key.split("/", 1)[1]: z[key] for key in z.files if key.startswith(f"p{point}/")}
+    return {key.split("/", 1)[1]: a for key, a in read_npz(path).items() if key.startswith(f"p{point}/")}
 
 
 def report(model, points: Sequence[tuple[Masks, object]], reported: Masks | None, x_test, y_test,

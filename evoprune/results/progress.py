@@ -1,8 +1,7 @@
 """Progress bars for long searches: one bar per genome with the current cost, accuracy and global sparsity."""
 from __future__ import annotations
 
-from tqdm.auto import tqdm
-
+from .._progress import bar
 from ..search.loop import Callback
 
 
@@ -17,7 +16,7 @@ class LayerProgress(Callback):
         if not self.enabled:
             return
         st = search.state
-        self.bar = tqdm(total=st.unit_budget, initial=st.unit_evals, unit="eval", leave=True,
+        self.bar = bar(total=st.unit_budget, initial=st.unit_evals, unit="eval", leave=True,
                         desc=f"{search.algorithm.name} {search.unit_label}")
 
     def on_row(self, search, row: dict) -> None:
@@ -27,7 +26,7 @@ class LayerProgress(Callback):
             return
         self.bar.update(search.state.unit_evals - self.bar.n)
         if row["cost"] != "":
-            self.bar.set_postfix(cost=f"{row['cost']:.4g}", acc=f"{row['accuracy']:.4f}",
+            self.bar.set_postfix(refresh=False, cost=f"{row['cost']:.4g}", acc=f"{row['accuracy']:.4f}",
                                  sparsity=f"{row['sparsity_global']:.3f}")
 
     def on_unit_end(self, search, entry: dict) -> None:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -13,6 +13,7 @@ from .manifest import now
 
 FRONT_FILES = ("front.csv", "front_masks.npz")
 RUN_FILES = ("history.csv", "summary.json", "run.json", "masks.npz", "pruned.keras", checkpoint.CHECKPOINT,
+             checkpoint.PREVIOUS,
              "pruned.sparse.npz", "finetuned.keras", "finetuned.sparse.npz", *FRONT_FILES)
 
 
@@ -40,28 +41,37 @@ def check_out(out: str, force: bool = False) -> list[str]:
 class RunFolder:
     """The files of one run: history.csv as it goes, checkpoints, run.json, then masks, models and summary.
 
-    A new folder refuses another run's files unless `force` (and then clears them); with
-    `resume` it loads the last checkpoint and cuts history.csv back to the rows it knew of,
-    so the resumed run continues exactly.
+    A new folder refuses another run's files unless `force` (and then clears them). With
+    `resume` it loads the latest readable checkpoint and cuts history.csv back to the rows that
+    checkpoint knew of, so the resumed run continues exactly; a run with a run.json but no
+    checkpoint yet (killed early) starts again from the beginning, and says so.
     """
 
-    def __init__(self, out: str, *, force: bool = False, resume: bool = False, checkpoint_every: int = 25):
-        self.out, self.checkpoint_every = out, checkpoint_every
-        self.state, self.manifest = None, None
+    def __init__(self, out: str, *, force: bool = False, resume: bool = False,
+                 checkpoint_every: int = checkpoint.EVERY, checkpoint_seconds: float = checkpoint.SECONDS,
+                 say: Callable[[str], None] = checkpoint.warn):
+        self.out, self.every, self.seconds, self.say = out, checkpoint_every, checkpoint_seconds, say
+        self.state, self.manifest, self.history = None, None, None
         if resume:
-            if not os.path.exists(os.path.join(out, checkpoint.CHECKPOINT)):
-                raise ConfigError(f"{out}: no checkpoint to resume from")
-            self.state = checkpoint.load(out)
-            checkpoint.truncate_history(self.path("history.csv"), self.state.history_rows)
+            if not os.path.exists(self.path("run.json")):
+                raise ConfigError(f"{out}: no run to resume (no run.json)")
             self.manifest = io.read_json(self.path("run.json"))
+            self.state = checkpoint.load(out, say)
+            if self.state is None:
+                say(f"{out}: no checkpoint yet: starting the run from the beginning")
+                for f in RUN_FILES:
+                    if f != "run.json" and os.path.exists(self.path(f)):
+                        os.remove(self.path(f))
+            else:
+                checkpoint.truncate_history(self.path("history.csv"), self.state.history_rows)
             self.manifest.setdefault("resumes", []).append(
-                {"time": now(), "evaluations": self.state.evaluations, "unit": self.state.unit,
-                 "history_rows": self.state.history_rows})
+                {"time": now(), "evaluations": self.state.evaluations if self.state else 0,
+                 "unit": self.state.unit if self.state else 0,
+                 "history_rows": self.state.history_rows if self.state else 0})
         else:
             for f in check_out(out, force):
                 os.remove(os.path.join(out, f))
             os.makedirs(out, exist_ok=True)
-        self.history = None
 
     def path(self, name: str) -> str:
         return os.path.join(self.out, name)
@@ -73,7 +83,8 @@ class RunFolder:
             self.manifest = dict(manifest)
         io.write_json(self.path("run.json"), self.manifest)
         self.history = HistoryWriter(self.path("history.csv"))
-        return [self.history, checkpoint.Checkpointer(self.out, self.checkpoint_every)]
+        resumed_at = self.state.evaluations if self.state is not None else None
+        return [self.history, checkpoint.Checkpointer(self.out, self.every, self.seconds, self.say, resumed_at)]
 
     def close(self) -> None:
         if self.history is not None:
@@ -90,6 +101,4 @@ class RunFolder:
         io.write_json(self.path("summary.json"), dict(summary))
         self.manifest.update(finished=now(), executor_events=self.manifest.get("executor_events", []) + events)
         io.write_json(self.path("run.json"), self.manifest)
-        done = self.path(checkpoint.CHECKPOINT)
-        if os.path.exists(done):
-            os.remove(done)
+        checkpoint.remove(self.out)

@@ -22,8 +22,10 @@ class Evaluator:
     individual gets `fitness.values`, `result` (its EvalResult) and `score` (cost, feasible).
     """
 
-    def __init__(self, toolbox: base.Toolbox, state: RunState, budget: int, on_error: Callable[[str], None]):
-        self.toolbox, self.state, self.budget, self.on_error = toolbox, state, budget, on_error
+    def __init__(self, toolbox: base.Toolbox, state: RunState, budget: int, on_error: Callable[[str], None],
+                 on_batch: Callable[[list], None] = lambda keys: None):
+        self.toolbox, self.state, self.budget = toolbox, state, budget
+        self.on_error, self.on_batch = on_error, on_batch
         self._before, self._after = hashlib.sha1(), b""
 
     def bind(self, layout: Layout, masks: Masks) -> None:
@@ -57,13 +59,18 @@ class Evaluator:
             if k not in st.cache and k not in todo and (limit is None or len(todo) < limit):
                 todo[k] = ind
         if todo:
-            results = [_result(v) for v in self.toolbox.map(self.toolbox.evaluate, list(todo.values()))]
+            # A replayed step takes the evaluations it made before it was interrupted from `replay`.
+            fresh = [k for k in todo if k not in st.replay]
+            made = {} if not fresh else dict(zip(fresh, (_result(v) for v in self.toolbox.map(
+                self.toolbox.evaluate, [todo[k] for k in fresh]))))
+            results = [made[k] if k in made else st.replay.pop(k) for k in todo]
             st.cache.update(zip(todo.keys(), results))
             st.evaluations += len(todo)
             st.unit_evals += len(todo)
             for res in results:
                 if res.error:  # scored infeasible (NaN loss), and kept in the history
                     self.on_error("evaluation_error: " + res.error.splitlines()[-1])
+            self.on_batch(list(todo))
         out = []
         for ind, genome, k in zip(individuals, genomes, keys):
             res = st.cache.get(k)

@@ -8,6 +8,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from .. import _faults
 from ..errors import ConfigError
 from ..network.masks import LayerSpec, Masks
 from ..problem.genome import bits, individual_of
@@ -32,8 +33,11 @@ class Callback:
     def on_row(self, search: "Search", row: dict) -> None:
         """A history row was recorded."""
 
+    def on_evaluations(self, search: "Search") -> None:
+        """After a batch of evaluations was made and counted, mid-step too (checkpoints by work go here)."""
+
     def on_step_end(self, search: "Search") -> None:
-        """After a step and its bookkeeping: the state is consistent here (checkpoints go here)."""
+        """After a step and its bookkeeping."""
 
     def on_unit_end(self, search: "Search", entry: dict) -> None:
         """After a genome is finished and the search has moved past it (`entry` describes it)."""
@@ -77,7 +81,9 @@ class Search:
         if customize is not None:  # the one point where a user's operators go in; nothing re-registers them
             customize(self.toolbox)
         self.evaluator = Evaluator(self.toolbox, self.state, config.budget,
-                                   on_error=lambda event: self.record(None, event=event))
+                                   on_error=lambda event: self.record(None, event=event), on_batch=self._on_batch)
+        self._marked: bytes | None = None  # the state where the phase under way started (see `snapshot`)
+        self._pending: list = []           # the cache keys it has evaluated since
         self.objective = problem.objective(self.state.baseline) if self.state.baseline is not None else None
         self._started_at = None
         if self.state.unit_started:
@@ -91,16 +97,28 @@ class Search:
         else:
             random.setstate(st.py_random)
         self._started_at = time.perf_counter() - st.seconds
+        # Each phase (the baseline, a genome's setup, a step) starts with a mark: a checkpoint taken
+        # during it holds the state at the mark plus what it has evaluated since, and a resumed run
+        # replays the phase from the mark (the same random draws, the evaluations from the replay).
         if st.baseline is None:
+            self._mark()
             self._evaluate_baseline()
+            self._marked = None
         while st.unit < len(self.layouts):
             if not st.unit_started:
                 self._start_unit()
+            if not st.setup_done:
+                self._mark()
+                st.algo = self.algorithm.setup(self, st.algo)  # the previous genome's state, if any
+                st.setup_done = True
+                self._marked = None
             while self._active():
+                self._mark()
                 before = st.evaluations
                 self.algorithm.step(self, st.algo)
                 st.stall = 0 if st.evaluations > before else st.stall + 1
                 st.step += 1
+                self._marked = None
                 for cb in self.callbacks:
                     cb.on_step_end(self)
             self._end_unit()
@@ -126,11 +144,10 @@ class Search:
         st = self.state
         st.unit_budget = self._share()
         st.unit_evals, st.step, st.stall = 0, 0, 0
-        st.unit_started = True
+        st.unit_started, st.setup_done = True, False
         self._bind()
         for cb in self.callbacks:
             cb.on_unit_start(self)
-        st.algo = self.algorithm.setup(self, st.algo)  # the previous genome's state, if any
 
     def _share(self) -> int:
         """This genome's part of the remaining budget: all of it for a whole model; for layers equal shares
@@ -221,14 +238,44 @@ class Search:
     def elapsed(self) -> float:
         return time.perf_counter() - self._started_at if self._started_at is not None else self.state.seconds
 
+    def _on_batch(self, keys: list) -> None:
+        self._pending += keys
+        _faults.after_evaluations(len(keys))  # tests kill the process here, mid-step
+        for cb in self.callbacks:
+            cb.on_evaluations(self)
+
+    def _mark(self) -> None:
+        """Remember the state now (without the cache, which only grows) as where the phase under way started."""
+        st = self.state
+        st.py_random, st.seconds = random.getstate(), self.elapsed()
+        cache, st.cache = st.cache, {}
+        try:
+            self._marked = pickle.dumps(st, protocol=pickle.HIGHEST_PROTOCOL)
+        finally:
+            st.cache = cache
+        self._pending = []
+
     def snapshot(self) -> bytes:
-        """The full state, Python's `random` included, as bytes that `restore` continues from exactly."""
-        self.state.py_random = random.getstate()
-        self.state.seconds = self.elapsed()
-        return pickle.dumps(self.state, protocol=pickle.HIGHEST_PROTOCOL)
+        """The search as bytes that `restore` continues from exactly, taken at any point, mid-step included.
+
+        They hold the state at the start of the phase under way (the state now between phases),
+        every random generator's state included, the cache, and the keys evaluated since.
+        """
+        if self._marked is None:
+            self._mark()
+            marked, self._marked = self._marked, None
+        else:
+            marked = self._marked
+        return pickle.dumps({"state": marked, "cache": self.state.cache, "pending": list(self._pending)},
+                            protocol=pickle.HIGHEST_PROTOCOL)
 
     @staticmethod
     def restore(data: bytes) -> RunState:
-        return pickle.loads(data)
+        """The state a snapshot holds, with the evaluations of the interrupted phase set aside to replay."""
+        saved = pickle.loads(data)
+        state = pickle.loads(saved["state"])
+        state.cache = saved["cache"]
+        state.replay = {k: state.cache.pop(k) for k in saved["pending"]}
+        return state
 
 

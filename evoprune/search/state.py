@@ -14,7 +14,9 @@ class RunState:
 
     `unit` is the position of the genome layout being searched (a layer, or the whole model);
     `algo` the algorithm's typed state for it (kept after the unit ends, for the next unit's
-    setup and for the front). Checkpoints pickle this whole object.
+    setup and for the front). A checkpoint holds this object as it was at the start of a step
+    (or of a genome's setup), the cache, and the evaluations the interrupted step had already
+    made: a resumed step is replayed and takes those from `replay`, counting them as evaluations.
     """
 
     masks: Masks
@@ -31,6 +33,8 @@ class RunState:
     baseline: object = None           # EvalResult of the unpruned model on the search data
     current: object = None            # EvalResult of the current masks (finished units applied)
     cache: dict = field(default_factory=dict)   # full-mask digest -> EvalResult
+    replay: dict = field(default_factory=dict)  # evaluations a resumed step made before it was interrupted
+    setup_done: bool = True                     # False between a genome's start and the end of its setup
     algo: object = None
     layers: list = field(default_factory=list)  # one summary entry per finished layer
     history_rows: int = 0

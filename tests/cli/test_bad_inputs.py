@@ -27,7 +27,7 @@ def files(tiny_model, tmp_path_factory):
 CASES = {
     "unknown algorithm": (["--algorithm", "tabu"], "unknown algorithm 'tabu'"),
     "unknown executor": (["--executor", "gpu-farm"], "unknown executor 'gpu-farm'"),
-    "sa budget too small": (["--budget", "1"], "--budget 1 is too small for sa"),
+    "sa budget too small": (["--budget", "1"], "--budget 1 is too small for sa: it needs at least 2"),
     "ga budget too small": (["--algorithm", "ga", "--budget", "12"], "--budget 12 is too small for ga"),
     "layer-wise budget too small": (["--scope", "layers", "--budget", "3"], "--budget 3 is too small for sa"),
     "layer-wise ga budget too small": (["--algorithm", "ga", "--scope", "layers", "--budget", "20"],
@@ -36,6 +36,7 @@ CASES = {
     "tournament above population": (["--algorithm", "ga", "--tournament", "20"], "tournament size (20)"),
     "rate outside [0, 1]": (["--rate0", "-0.1"], "--rate0 must be in [0, 1]"),
     "crossover outside [0, 1]": (["--algorithm", "ga", "--crossover", "1.5"], "--crossover must be in [0, 1]"),
+    "a setting the algorithm lacks": (["--algorithm", "sa", "--population", "8"], "no setting 'population' in sa"),
     "confidence below one half": (["--confidence", "0.3"], "--confidence must be in [0.5, 1)"),
     "temperature not positive": (["--t0", "0"], "temperature"),
     "not a Keras model": (["--model", "{d}/junk.keras"], "not a Keras model"),
@@ -75,3 +76,73 @@ def test_masks_that_do_not_fit(files, mnist_path):
                         "--masks", str(files / "badmasks.npz"), "--data", mnist_path],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "masks do not fit the model" in p.stderr
+
+
+# ----- issue 17: whatever it is given, one line and no traceback -----
+def one_line(p, *words):
+    assert p.returncode == 2, p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in p.stderr, p.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "evoprune", *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env or {})})
+
+
+def test_an_out_that_is_a_file_is_refused_before_any_work(files, mnist_path, tmp_path):
+    taken = tmp_path / "a-file"
+    taken.write_text("not a folder")
+    one_line(cli("prune", "--model", str(files / "model.keras"), "--algorithm", "sa", "--data", mnist_path,
+                 "--out", str(taken)), "a file, not a folder")
+    one_line(cli("train", "--data", mnist_path, "--out", str(taken)), "a file, not a folder")
+    one_line(cli("compare", "--algorithms", "sa", "--seeds", "1", "--data", mnist_path, "--out", str(taken)),
+             "a file, not a folder")  # before training a baseline: this answers at once
+    one_line(cli("prune", "--model", str(files / "model.keras"), "--algorithm", "sa", "--data", mnist_path,
+                 "--out", str(taken / "below")), "is a file, so the folder cannot be made")
+    assert taken.read_text() == "not a folder"
+
+
+def test_a_masks_file_that_is_not_npz_says_so(files, mnist_path, tmp_path):
+    (tmp_path / "masks.json").write_text('{"c1": [[1, 0]]}')
+    one_line(cli("evaluate", "--model", str(files / "model.keras"), "--masks", str(tmp_path / "masks.json"),
+                 "--data", mnist_path), "not a masks file", "masks.npz")
+    np.savez(tmp_path / "halves.npz", **{s: np.full(shape, 0.5) for s, shape in
+                                         (("c1", (3, 3, 1, 4)), ("d1", (64, 16)), ("d2", (16, 10)))})
+    one_line(cli("evaluate", "--model", str(files / "model.keras"), "--masks", str(tmp_path / "halves.npz"),
+                 "--data", mnist_path), "values other than 0/1")
+
+
+def test_a_legacy_h5_model_is_pruned(tiny_model, mnist_path, tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Keras says HDF5 is legacy: that is the point here
+        tiny_model.save(tmp_path / "model.h5")
+    p = cli("prune", "--model", str(tmp_path / "model.h5"), "--algorithm", "sa", "--data", mnist_path, "--budget",
+            "10", "--set", "eval_set=validation", "--out", str(tmp_path / "run"), "--no-progress")
+    assert p.returncode == 0, p.stderr
+    assert (tmp_path / "run" / "summary.json").exists()
+    (tmp_path / "fake.h5").write_bytes(b"not hdf5 at all")
+    one_line(cli("prune", "--model", str(tmp_path / "fake.h5"), "--algorithm", "sa", "--data", mnist_path, "--out",
+                 str(tmp_path / "other")), "not an HDF5 file")
+
+
+def test_budget_zero_says_what_a_run_needs(files, mnist_path, tmp_path):
+    one_line(cli("prune", "--model", str(files / "model.keras"), "--algorithm", "sa", "--budget", "0", "--out",
+                 str(tmp_path / "o")), "--budget 0 is too small for sa: it needs at least 2 evaluations")
+
+
+@pytest.mark.slow
+def test_progress_off_a_terminal_stays_small_and_ray_starts_quietly(files, mnist_path, tmp_path):
+    p = cli("prune", "--model", str(files / "model.keras"), "--algorithm", "sa", "--data", mnist_path, "--budget",
+            "150", "--set", "eval_set=validation", "--out", str(tmp_path / "run"))
+    assert p.returncode == 0, p.stderr
+    assert len(p.stderr) < 2_000, len(p.stderr)  # not a redraw per evaluation
+    p = cli("prune", "--model", str(files / "model.keras"), "--algorithm", "ga", "--data", mnist_path, "--budget",
+            "30", "--set", "eval_set=validation", "--set", "population=6", "--executor", "ray", "--workers", "2",
+            "--out", str(tmp_path / "ray"), "--no-progress", env={"RAY_USAGE_STATS_ENABLED": "0"})
+    assert p.returncode == 0, p.stderr
+    assert "Token authentication" not in p.stderr and "Ray" not in p.stderr, p.stderr
