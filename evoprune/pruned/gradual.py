@@ -1,0 +1,163 @@
+"""Gradual pruning while training (Zhu & Gupta 2017), Keras 3 native: tfmot's polynomial-decay schedule."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .._tf import import_keras
+from ..errors import ConfigError
+from ..network import models
+from ..network.masks import LayerSpec, Masks, check_masks, full_masks, sparsity_global
+from ..problem import importance
+from .finetune import FINETUNE_DEFAULTS, MaskConstraint
+
+Rule = Callable[[object, float, Masks], Masks]
+"""`rule(model, sparsity, previous_masks) -> masks`: the masks at a pruning step, from the model as it is."""
+
+
+@dataclass(frozen=True)
+class PolynomialDecay:
+    """TensorFlow Model Optimization's `PolynomialDecay`: `s(t) = s_f + (s_i − s_f)·(1 − (t − t0)/(n·Δt))^power`.
+
+    Steps are optimizer steps (batches) counted from 0 at the start of training. The masks are
+    recomputed before the batch of each step t0 = `begin_step`, t0 + Δt, …, t0 + n·Δt = `end_step`
+    (Δt = `frequency`), as tfmot does; `end_step − begin_step` must be a multiple of Δt, so the
+    last pruning step reaches `final_sparsity` (tfmot would silently stop short of it).
+    """
+
+    initial_sparsity: float
+    final_sparsity: float
+    begin_step: int
+    end_step: int
+    frequency: int = 100
+    power: int = 3
+
+    def __post_init__(self):
+        if not 0.0 <= self.initial_sparsity <= self.final_sparsity < 1.0:
+            raise ConfigError(f"sparsities must satisfy 0 <= initial <= final < 1, got {self.initial_sparsity} "
+                              f"and {self.final_sparsity}")
+        if self.frequency < 1 or not 0 <= self.begin_step <= self.end_step:
+            raise ConfigError(f"need 0 <= begin_step <= end_step and frequency >= 1, got {self.begin_step}, "
+                              f"{self.end_step} and {self.frequency}")
+        if (self.end_step - self.begin_step) % self.frequency:
+            raise ConfigError(f"end_step - begin_step ({self.end_step - self.begin_step}) must be a multiple of "
+                              f"frequency ({self.frequency}), or the final sparsity is never reached")
+
+    def sparsity(self, step: int) -> float:
+        """The target sparsity at `step` (initial before `begin_step`, final from `end_step` on)."""
+        span = self.end_step - self.begin_step
+        p = 1.0 if span == 0 else min(1.0, max(0.0, (step - self.begin_step) / span))
+        return self.final_sparsity + (self.initial_sparsity - self.final_sparsity) * (1.0 - p) ** self.power
+
+    def prunes_at(self, step: int) -> bool:
+        """Whether the masks are recomputed before `step`'s batch."""
+        return self.begin_step <= step <= self.end_step and (step - self.begin_step) % self.frequency == 0
+
+    def steps(self) -> list[int]:
+        """Every pruning step, in order."""
+        return list(range(self.begin_step, self.end_step + 1, self.frequency))
+
+
+def score_rule(scores: Callable[[object, Sequence[LayerSpec]], importance.Scores]) -> Rule:
+    """A rule that prunes the lowest `scores(model, specs)` globally, the previously pruned weights first."""
+
+    def rule(model, sparsity: float, previous: Masks) -> Masks:
+        current = scores(model, models.prunable_layers(model))
+        return importance.global_threshold_masks(
+            {name: np.where(previous[name], v, -np.inf) for name, v in current.items()}, sparsity)
+
+    return rule
+
+
+magnitude_rule: Rule = score_rule(importance.magnitude)
+"""Global magnitude pruning of the weights as they are at the pruning step."""
+
+
+@dataclass
+class GradualResult:
+    """The trained model (uncompiled), its final masks, one row per epoch and one per pruning step."""
+
+    model: object
+    masks: Masks
+    history: list[dict] = field(default_factory=list)
+    pruning_steps: list[dict] = field(default_factory=list)
+
+
+def _hold(model, masks: Masks) -> None:
+    """Apply `masks` and keep them: each kernel's constraint multiplies it by its mask after every update."""
+    models.apply_masks(model, masks)
+    for name, mask in masks.items():
+        kernel = model.get_layer(name).kernel
+        kernel.constraint = MaskConstraint(mask, kernel.dtype)
+
+
+def _pruner(schedule: PolynomialDecay, rule: Rule, specs: Sequence[LayerSpec]):
+    keras = import_keras()
+
+    class GradualPruning(keras.callbacks.Callback):
+        """Recomputes the masks at the schedule's steps; pruned weights never come back."""
+
+        def __init__(self):
+            super().__init__()
+            self.step, self.masks = 0, full_masks(specs)
+            self.epoch_sparsity: list[float] = []
+            self.log: list[dict] = []
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if schedule.prunes_at(self.step):
+                target = schedule.sparsity(self.step)
+                new = check_masks(rule(self.model, target, self.masks), specs)
+                self.masks = {name: m & self.masks[name] for name, m in new.items()}
+                _hold(self.model, self.masks)
+                # The constraints' masks are constants of the traced train step: trace it again.
+                self.model.make_train_function(force=True)
+                self.log.append({"step": self.step, "target_sparsity": target,
+                                 "sparsity": sparsity_global(self.masks)})
+            self.step += 1
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.epoch_sparsity.append(sparsity_global(self.masks))
+
+    return GradualPruning()
+
+
+def gradual_prune(model, x_train: np.ndarray, y_train: np.ndarray, schedule: PolynomialDecay, epochs: int,
+                  x_val: np.ndarray | None = None, y_val: np.ndarray | None = None, rule: Rule = magnitude_rule,
+                  optimizer: str = FINETUNE_DEFAULTS["optimizer"],
+                  learning_rate: float = FINETUNE_DEFAULTS["learning_rate"],
+                  batch_size: int = FINETUNE_DEFAULTS["batch_size"], seed: int = FINETUNE_DEFAULTS["seed"],
+                  callbacks: list | None = None) -> GradualResult:
+    """Train a copy of `model` while pruning it by `schedule`; `model` is untouched.
+
+    At each of the schedule's steps (optimizer steps from 0, see `PolynomialDecay`), before that
+    step's batch, `rule(model, target sparsity, previous masks)` gives new masks (global magnitude
+    by default); they are intersected with the previous ones, so a pruned weight never comes back
+    even if the rule would revive it (the achieved sparsity can then exceed the target: the
+    pruning-step log says both). The masks are applied and held by `MaskConstraint` after every
+    update, so pruned weights are exactly zero whenever a batch runs and at the end. Seeded; the
+    last epoch's weights are kept. `history` has per epoch the global sparsity at its end and
+    Keras' loss and accuracy (and validation ones with `x_val`).
+    """
+    total = epochs * math.ceil(len(x_train) / batch_size)
+    if schedule.end_step >= total:
+        raise ConfigError(f"the schedule ends at step {schedule.end_step}, but {epochs} epochs of batches of "
+                          f"{batch_size} are only {total} steps")
+    models.set_seed(seed)
+    pruned = models.clone(model)
+    specs = models.prunable_layers(pruned)
+    pruner = _pruner(schedule, rule, specs)
+    models.compile_model(pruned, optimizer, learning_rate)
+    try:
+        fit = pruned.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=0,
+                         validation_data=(x_val, y_val) if x_val is not None else None,
+                         callbacks=[pruner, *(callbacks or [])])
+    finally:
+        for s in specs:
+            pruned.layers[s.index].kernel.constraint = None
+    history = [{"epoch": e + 1, "sparsity": sparsity,
+                **{key: float(values[e]) for key, values in fit.history.items()}}
+               for e, sparsity in enumerate(pruner.epoch_sparsity)]
+    return GradualResult(models.clone(pruned), pruner.masks, history, pruner.log)
