@@ -12,6 +12,7 @@ from .evaluation import registry
 from .executors import make_executor
 from .network import models
 from .network.masks import Masks
+from .network.refit import refit
 from .problem import importance
 from .problem.problem import Problem
 from .pruned import export, front
@@ -33,6 +34,19 @@ class PruneResult:
     out: str | None
     front: list[dict] | None = None  # a multi-objective search's front.csv rows
     finetuned_model: object = None
+
+
+def refit_step(model, masks: Masks, x_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+               summary: dict) -> object:
+    """Re-fit the kept weights of `masks` on the training images; the summary's final figures become the
+    re-fitted model's (the masked model's are kept beside them). Returns the re-fitted model."""
+    refitted, report = refit(model, masks, x_train)
+    loss, accuracy = models.evaluate(refitted, x_test, y_test)
+    summary.update(refit=True, final_accuracy_before_refit=summary["final_accuracy"],
+                   final_loss_before_refit=summary["final_loss"], final_accuracy=accuracy, final_loss=loss,
+                   trade_off=summary["sparsity_layer_mean"] * accuracy / summary["baseline_accuracy"],
+                   refit_report=report)
+    return refitted
 
 
 def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
@@ -65,8 +79,8 @@ def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray,
     kind = importance_for(algo, config)
     if kind in ("saliency", "reconstruction") and x_train is None:
         raise ConfigError(f"{kind} importance needs the training images (x_train, y_train)")
-    if finetune_epochs > 0 and x_train is None:
-        raise ConfigError("fine-tuning needs the training images (x_train, y_train)")
+    if (finetune_epochs > 0 or config.refit != "no") and x_train is None:
+        raise ConfigError("fine-tuning and re-fitting need the training images (x_train, y_train)")
     folder = RunFolder(out, force=force, resume=resume, checkpoint_every=checkpoint_every,
                        checkpoint_seconds=checkpoint_seconds) if out else None
     if scores is None and kind is not None:
@@ -90,14 +104,17 @@ def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray,
 
     summary = summarize(model, result, x_test, y_test)
     pruned = models.masked_copy(model, result.masks)
+    if config.refit == "after":
+        pruned = refit_step(model, result.masks, x_train, x_test, y_test, summary)
     front_rows, tuned = None, None
     if result.front is not None:  # a multi-objective search's whole front, with test figures for reporting only
         front_rows = front.report(model, result.front, result.masks, x_test, y_test, out)
         summary["front_points"] = len(front_rows)
     summary["export"] = export.export_sizes(model, pruned, out)
-    if finetune_epochs > 0:
-        tuned, summary["finetune"] = finetune_report(model, result.masks, x_train, y_train, x_test, y_test,
+    if finetune_epochs > 0:  # from the re-fitted weights when there are
+        tuned, summary["finetune"] = finetune_report(pruned, result.masks, x_train, y_train, x_test, y_test,
                                                      finetune_epochs)
+        summary["finetune_epochs"] = finetune_epochs
         summary["finetune"]["export"] = export.export_sizes(model, tuned, out, "finetuned")
     if folder is not None:
         folder.finish(result.masks, summary, {"pruned": pruned, **({"finetuned": tuned} if tuned else {})},

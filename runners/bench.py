@@ -1,4 +1,10 @@
-"""Benchmark the mask evaluator against the study's way (set_weights + model.evaluate per mask)."""
+"""Benchmark the mask evaluator: the study's workload against its own way (set_weights + model.evaluate per mask),
+the default search with everything that makes it fast against all of it off, and SA on 1 and 2 workers.
+
+    python runners/bench.py --data ../shared/data/mnist/mnist-5k.npz [--out DIR]
+
+The report goes to the screen and to OUT/bench.txt (OUT: a temporary folder unless given).
+"""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +13,7 @@ import platform
 import random
 import resource
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,14 +27,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--data", required=True,
                    help="MNIST .npz (Keras layout) or IDX folder; its 10,000 test images are scored")
-    p.add_argument("--model", help="a .keras model; default: train LeNet-5 here (adam 0.005, 15 epochs)")
+    p.add_argument("--model", help="a .keras model (default: the experiments' default LeNet-5, from the baseline "
+                                   "cache, trained there if it is not)")
     p.add_argument("--masks-per-layer", type=int, default=100, help="distinct masks per prunable layer (default 100)")
     p.add_argument("--naive-sample", type=int, default=10, help="masks per layer timed the study's way (default 10)")
     p.add_argument("--batch", type=int, default=10, help="candidates per call in (c), the GA's batch (default 10)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--executors", default="serial,process:1,process:2,ray:2",
                    help="executors to time on GA-sized batches of conv2 and fc1 ('none' to skip)")
-    p.add_argument("--output", default=str(REPO / "results" / "bench.txt"), help="where the report is also written")
+    p.add_argument("--out", help="folder for bench.txt (default: a new temporary folder)")
+    p.add_argument("--seeds", type=int, default=3, help="seeds of the default search, each way (default 3)")
+    p.add_argument("--budget", type=int, default=1000, help="evaluations per default search (default 1000)")
+    p.add_argument("--proposals", type=int, default=4, help="SA proposals per step on 1 and 2 workers (default 4)")
     args = p.parse_args(argv)
     if args.masks_per_layer < 2 or not 1 <= args.naive_sample <= args.masks_per_layer or args.batch < 1:
         p.error("need --masks-per-layer >= 2, 1 <= --naive-sample <= --masks-per-layer and --batch >= 1")
@@ -225,7 +236,6 @@ def main(argv=None) -> int:
     from evoprune.network import models
     from evoprune._tf import import_keras, import_tensorflow
     from evoprune.search.config import SearchConfig
-    from evoprune.problem.data import Split, prepare
 
     tf = import_tensorflow()
     keras = import_keras()
@@ -235,19 +245,13 @@ def main(argv=None) -> int:
         f"numpy {np.__version__}, {os.cpu_count()} cores, TF_ENABLE_ONEDNN_OPTS {onednn}, XLA off")
     out(f"at start: {machine_load()} (other work on the machine skews timings)")
 
-    d = prepare("mnist", args.data, Split(args.seed, 0.2))
+    from evoprune.experiments.baselines import model_and_data
+    from evoprune.experiments.spec import DEFAULT_TRAINING, training_config
+
+    described, d = model_and_data(args.model, None, args.data, training_config(), DEFAULT_TRAINING["val_fraction"],
+                                  progress=False, say=lambda line: None)
+    model = models.load_model(described)
     x, y = d.x_test, d.y_test
-    if args.model:
-        model = models.load_model(args.model)
-        described = f"{args.model}"
-    else:
-        model = models.build_lenet5()
-        start = time.perf_counter()
-        models.train(model, d.x_train, d.y_train, d.x_val, d.y_val,
-                     models.TrainConfig(epochs=15, optimizer="adam", learning_rate=0.005, seed=args.seed),
-                     progress=False)
-        described = (f"LeNet-5 trained here (adam 0.005, 15 epochs, {len(d.x_train)} images, seed {args.seed}, "
-                     f"{time.perf_counter() - start:.0f} s)")
     specs = models.prunable_layers(model)
     loss, acc = models.evaluate(models.clone(model), x, y)
     out(f"model: {described}; unpruned test loss {loss:.4f}, accuracy {acc:.4f}")
@@ -333,10 +337,84 @@ def main(argv=None) -> int:
         out(f"FAILED: the three ways disagree beyond relative {TOLERANCE} or in correct counts, "
             "or (b) and (c) are not bit-for-bit identical")
     out(f"speedup: {a_total / single.total:.1f}")
-    path = Path(args.output)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(out.lines) + "\n")
+    out()
+    ok = default_search(out, model, d, args.seeds, args.budget) and ok
+    ok = parallel_sa(out, model, d, args.budget // 4, args.proposals) and ok
+    out(f"at end: {machine_load()}")
+    folder = Path(args.out or tempfile.mkdtemp(prefix="evoprune-bench-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "bench.txt").write_text("\n".join(out.lines) + "\n")
+    print(f"-> {folder / 'bench.txt'}")
     return 0 if ok else 1
+
+
+def default_search(out, model, data, seeds: int, budget: int) -> bool:
+    """(e) The default whole-model SA search on the training + validation images, everything on against everything
+    off: evaluations per second, and the final masks' test figures. Returns whether the quality held."""
+    from evoprune import Problem, make_config, search
+    from evoprune.experiments.baselines import search_data
+
+    x, y = search_data(data, "train+validation")
+    ways = {"off": dict(incremental=False, settings={}),
+            "on": dict(incremental=True, settings={"moves": "layer", "race": True})}
+    out(f"(e) the default search: whole-model SA, {budget} evaluations on {len(y):,} search images, seeds "
+        f"0..{seeds - 1}; 'off' runs every mask's full forward with the informed moves; 'on' starts each "
+        "from the cached activations of its unchanged layers (incremental, exact), moves one layer at a time "
+        "(--moves layer) and races masks (--race: dropped once 1/8 or 1/2 of the images show the floor broken)")
+    out(f"{'way':<5}{'seed':>5}{'ev/s':>8}{'images/ev':>11}{'global sparsity':>17}{'test accuracy':>15}{'drop':>7}")
+    rates, found = {}, {}
+    for way, how in ways.items():
+        for seed in range(seeds):
+            problem = Problem(model, x, y, incremental=how["incremental"])
+            config = make_config(budget=budget, seed=seed, **how["settings"])
+            result = search(problem, "sa", config)
+            st = result.state
+            report = problem.report(result.masks, data.x_test, data.y_test)
+            rate = st.evaluations / st.seconds
+            rates.setdefault(way, []).append(rate)
+            found.setdefault(way, []).append(report)
+            drop = report["baseline_test_accuracy"] - report["test_accuracy"]
+            out(f"{way:<5}{seed:>5}{rate:>8.1f}{st.images / st.evaluations:>11.0f}"
+                f"{report['sparsity_global'] * 100:>16.2f}%{report['test_accuracy'] * 100:>14.2f}%{drop * 100:>7.2f}")
+    speedup = np.mean(rates["on"]) / np.mean(rates["off"])
+    sparsity = {w: np.mean([r["sparsity_global"] for r in found[w]]) for w in ways}
+    worst = max(r["baseline_test_accuracy"] - r["test_accuracy"] for r in found["on"])
+    held = sparsity["on"] >= sparsity["off"] - 0.01 and worst <= 0.01
+    out(f"mean global sparsity: off {sparsity['off'] * 100:.2f} %, on {sparsity['on'] * 100:.2f} %; worst test drop "
+        f"with everything on {worst * 100:.2f} points ({'quality held' if held else 'QUALITY FELL'}: within 1 point of "
+        "sparsity, every seed within 1.0 point of the unpruned model)")
+    out(f"default-search speedup: {speedup:.1f}")
+    out()
+    return held
+
+
+def parallel_sa(out, model, data, budget: int, k: int) -> bool:
+    """(f) SA proposing k masks per step, on a process pool of 1 and of 2 single-threaded workers: the same
+    masks, evaluations per second."""
+    from evoprune import Problem, make_config, search
+    from evoprune.evaluation import registry
+    from evoprune.executors import make_executor
+    from evoprune.experiments.baselines import search_data
+
+    x, y = search_data(data, "train+validation")
+    problem = Problem(model, x, y)
+    config = make_config(budget=budget, seed=0, proposals=k)
+    out(f"(f) SA with {k} proposals per step (--set proposals={k}), {budget} evaluations, default search, "
+        "on a process pool of single-threaded workers")
+    runs = {}
+    for workers in (1, 2):
+        with make_executor("process", workers, threads=1) as ex:
+            ex.start(problem)
+            result = search(problem, "sa", config, map_fn=ex.map)
+        runs[workers] = result
+        out(f"  {workers} worker{'s' if workers > 1 else ' '}: {result.state.evaluations / result.state.seconds:.1f} "
+            "evaluations per second")
+    registry.uninstall(problem.token)
+    same = all(np.array_equal(runs[1].masks[n], runs[2].masks[n]) for n in runs[1].masks)
+    speed = (runs[2].state.evaluations / runs[2].state.seconds) / (runs[1].state.evaluations / runs[1].state.seconds)
+    out(f"  2 workers against 1: {speed:.2f}; masks {'identical' if same else 'DIFFERENT'}")
+    out()
+    return same
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ def measure(model, data, x_fit, ridge: float) -> list[dict]:
     from evoprune.network import models
     from evoprune.network.masks import sparsity_global
     from evoprune.problem import importance
-    from evoprune.pruned.refit import refit
+    from evoprune.network.refit import refit
 
     specs = models.prunable_layers(model)
     kernels = models.kernels(model, specs)
@@ -71,7 +71,7 @@ def main(argv=None) -> int:
 
     from evoprune.experiments.baselines import data_for, read_baseline
     from evoprune.network import models
-    from evoprune.pruned.refit import DEFAULT_RIDGE
+    from evoprune.network.refit import DEFAULT_RIDGE
     from evoprune.results import io
 
     data = data_for(read_baseline(args.model), None, args.data)

@@ -27,13 +27,10 @@ VOLATILE = {"seconds", "evaluations_per_second", "export"}
 def model_and_data(args):
     """The reference LeNet-5 (the experiments' default training, from the baseline cache) and its data."""
     from evoprune.experiments.baselines import model_and_data as get
-    from evoprune.experiments.spec import DEFAULT_TRAINING
-    from evoprune.network.models import TrainConfig
+    from evoprune.experiments.spec import DEFAULT_TRAINING, training_config
 
-    t = DEFAULT_TRAINING
-    training = TrainConfig(t["epochs"], t["optimizer"], t["learning_rate"], t["batch_size"], t["seed"])
-    return get(args.model, None, args.data, None if args.model else training, t["val_fraction"], args.baselines,
-               progress=False)
+    return get(args.model, None, args.data, None if args.model else training_config(),
+               DEFAULT_TRAINING["val_fraction"], args.baselines, progress=False)
 
 
 def throughput(out, model_path, data, n: int, batches: int, batch: int) -> None:

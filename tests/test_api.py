@@ -55,3 +55,19 @@ def test_study_preset_makes_exactly_its_budget(tiny_model, small_mnist):
         config = make_config("study", budget=130, eval_set="validation")
         r = prune(tiny_model, x_val, y_val, x_te, y_te, algorithm, config, progress=False)
         assert r.summary["evaluations"] == 130
+
+
+def test_a_refitted_run_saves_the_model_its_summary_scores(tiny_model, small_mnist, tmp_path):
+    x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
+    config = make_config(budget=40, seed=1, refit="after", eval_set="validation")
+    result = prune(tiny_model, x_val, y_val, x_te, y_te, "sa", config, out=str(tmp_path), progress=False,
+                   x_train=x_tr, y_train=y_tr)
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["refit"] is True and s["refit_report"]["layers"]
+    saved = load_model(str(tmp_path / "pruned.keras"))
+    loss, acc = evaluate(saved, x_te, y_te)
+    assert acc == s["final_accuracy"] and loss == pytest.approx(s["final_loss"], rel=1e-6)
+    masks = load_masks(str(tmp_path / "masks.npz"), prunable_layers(tiny_model))
+    for spec in prunable_layers(saved):
+        assert np.all(saved.layers[spec.index].kernel.numpy()[~masks[spec.name]] == 0)  # pruned stay zero
+    assert s["final_accuracy"] != s["final_accuracy_before_refit"]  # the weights did change

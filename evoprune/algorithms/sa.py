@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..problem.operators import adaptive_rate, mut_prune
-from .base import Algorithm, better, local_start, setting
+from .base import Algorithm, at_least, better, local_start, setting
 
 
 def temperature(t0: float, t: int) -> float:
@@ -26,6 +26,9 @@ def metropolis(delta: float, temp: float, rng: np.random.Generator) -> bool:
 class Settings:
     t0: float = setting(0.002, "SA initial temperature of the cooling T0/(1 + ln(1 + t)) (the study preset: 1.0)",
                         lambda v: None if v > 0 else "(the initial temperature) must be > 0")
+    proposals: int = setting(1, "SA: neighbours proposed per step and evaluated together (one toolbox.map call, "
+                                "spread over the workers); in proposal order, the first that Metropolis accepts "
+                                "replaces the current mask (1: classic SA)", at_least(1))
 
 
 @dataclass
@@ -35,7 +38,14 @@ class State:
 
 
 class SimulatedAnnealing(Algorithm[State]):
-    """SA (the study's with `--preset study`): the neighbour is `toolbox.mutate` at the adaptive rate."""
+    """SA (the study's with `--preset study`): the neighbour is `toolbox.mutate` at the adaptive rate.
+
+    With `proposals` k > 1 each step proposes k neighbours of the current mask at once, so k
+    workers evaluate them in parallel. They are then taken in proposal order: each is tested by
+    Metropolis against the current mask until one is accepted (the rest are dropped), and every
+    one of them may become the best. The temperature and rate follow the evaluations made, as in
+    classic SA; the result depends on k, never on the number of workers.
+    """
 
     name = "sa"
     Settings = Settings
@@ -56,14 +66,19 @@ class SimulatedAnnealing(Algorithm[State]):
         t = st.unit_evals
         temp = temperature(self.settings.t0, t)
         rate = adaptive_rate(search.config.rate0, t, st.unit_budget)
-        cand = tb.clone(state.current)
-        (cand,) = tb.mutate(cand, indpb=rate)
-        del cand.fitness.values
-        search.evaluate([cand])
-        if metropolis(cand.score.cost - state.current.score.cost, temp, st.rng):
-            state.current = cand
-        if cand.score.feasible and better(cand, state.best):
-            state.best = cand
+        proposals = [tb.mutate(tb.clone(state.current), indpb=rate)[0] for _ in range(self.settings.proposals)]
+        for cand in proposals:
+            del cand.fitness.values
+        search.evaluate(proposals)
+        scored = [cand for cand in proposals if cand.fitness.valid]  # the budget may end within a batch
+        for cand in scored:
+            if cand.score.feasible and better(cand, state.best):
+                state.best = cand
+        current = state.current
+        for cand in scored:
+            if metropolis(cand.score.cost - current.score.cost, temp, st.rng):
+                state.current = cand
+                break
         search.record(state.current, temperature=temp, rate=rate)
 
     def best(self, search, state: State):

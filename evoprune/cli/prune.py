@@ -32,7 +32,9 @@ def add_search_args(p) -> None:
                    help="floor objective: how much global sparsity one unit of search-set loss is worth")
     p.add_argument("--importance", choices=IMPORTANCES,
                    help="scores guiding starts and moves (default magnitude)")
-    p.add_argument("--moves", choices=("informed", "study"), help="informed: prune and restore by importance")
+    p.add_argument("--moves", choices=("informed", "layer", "study"),
+                   help="informed: prune and restore by importance (default); layer: the same in one layer per move, "
+                        "chosen ∝ its weights, so most evaluations start from cached activations")
     p.add_argument("--start", choices=("informed", "study"), help="informed: start from the importance mask")
     p.add_argument("--start-sparsity", type=float, help="global sparsity of the informed start (default 0.6)")
     p.add_argument("--scope", choices=SCOPES,
@@ -43,6 +45,12 @@ def add_search_args(p) -> None:
     p.add_argument("--loss-to-warmup", type=float, help="warm-up loss allowance (default 1.0)")
     p.add_argument("--relative-threshold", action="store_true", default=None,
                    help="loss thresholds relative to the baseline loss instead of absolute")
+    p.add_argument("--refit", choices=("no", "after"),
+                   help="after: re-fit the found masks' kept weights in closed form on the training images")
+    p.add_argument("--race", action="store_true", default=None,
+                   help="race masks: score each on 1/8, then 1/2, then all the search images, dropping it once "
+                        "its drop exceeds delta at --race-confidence (default 0.999; floor objective)")
+    p.add_argument("--race-confidence", type=float, help="the one-sided confidence of racing's drops (default 0.999)")
     p.add_argument("--eval-set", choices=EVAL_SETS,
                    help="data the search decides on (default train+validation; the study preset uses test)")
     algorithm = p.add_argument_group("algorithm settings (each applies to the algorithms that have it)")
@@ -73,7 +81,8 @@ def executor_options(args) -> dict:
 
 # Shared settings with a flag of their own (the rest keep their defaults unless --set).
 _SHARED_FLAGS = ("budget", "rate0", "objective", "delta", "confidence", "loss_weight", "importance", "moves", "start",
-                 "start_sparsity", "scope", "layer_budget", "loss_to_warmup", "relative_threshold", "eval_set")
+                 "start_sparsity", "scope", "layer_budget", "loss_to_warmup", "relative_threshold", "eval_set", "refit",
+                 "race", "race_confidence")
 
 
 def given_settings(args, algorithms: list[str]) -> dict[str, dict]:

@@ -6,8 +6,12 @@ from .common import add_data_args
 
 
 def add_parser(sub) -> None:
-    t = sub.add_parser("train", help="train the LeNet-5 baseline and record its split")
+    t = sub.add_parser("train", help="train a baseline (LeNet-5 by default) and record its split")
     add_data_args(t, dataset_default="mnist")
+    from ..network.models import ARCHITECTURES
+
+    t.add_argument("--architecture", choices=sorted(ARCHITECTURES), default="lenet5",
+                   help="lenet5: the study's LeNet-5 (default); cnn1m: a 1.05-million-weight CNN")
     t.add_argument("--epochs", type=int, default=50)
     t.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
     t.add_argument("--learning-rate", type=float, default=0.1)
@@ -36,7 +40,7 @@ def run(args) -> int:
     from ..experiments.baselines import train_baseline
     from ..network.models import TrainConfig
 
-    config = TrainConfig(args.epochs, args.optimizer, args.learning_rate, args.batch_size, args.seed)
+    config = TrainConfig(args.epochs, args.optimizer, args.learning_rate, args.batch_size, args.seed, args.architecture)
     b = train_baseline(data, config, args.out, progress=not args.no_progress)
     print(f"test accuracy {b['test_accuracy']:.4f}, test loss {b['test_loss']:.4f}; "
           f"{b['total_prunable_weights']} prunable weights in {len(b['prunable_layers'])} layers -> {args.out}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import partial
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -17,6 +17,12 @@ from .graph import chain_layers, compile_prefix, compile_scorer, example_floats,
 # Bytes of the largest activation of one chunk. Measured on LeNet-5 with 10,000 images (2 cores):
 # 8 MiB (435 images at conv1) beats 2-4 MiB (per-op overheads) and 16-64 MiB (cache misses).
 CHUNK_BYTES = 8 << 20
+# Activations kept to start later evaluations from: what they may take in all, and how many masks
+# prefixes each prunable layer's input keeps (the current solution's, and a few recent ones).
+ACTIVATION_BYTES = 3 << 30
+PREFIXES_PER_LAYER = 4
+# Racing: the share of the images each stage has seen when a candidate may be dropped.
+STAGES = (0.125, 0.5)
 
 
 @dataclass
@@ -45,9 +51,12 @@ class MaskEvaluator:
     candidates are grouped, and the same as Keras' own forward pass gives.
     """
 
-    def __init__(self, model, x: np.ndarray, y: np.ndarray, chunk_size: int | None = None, cache_keys: int = 4):
+    def __init__(self, model, x: np.ndarray, y: np.ndarray, chunk_size: int | None = None, cache_keys: int = 4,
+                 incremental: bool = True):
         """`chunk_size` caps the images per compiled chunk (default: per layer, from CHUNK_BYTES);
-        `cache_keys` is how many contexts keep their prefix activations and masked kernels."""
+        `cache_keys` is how many contexts keep their masked kernels; with `incremental`, a whole-model
+        genome starts from the cached activations of the longest prefix of masks it shares with a
+        genome evaluated before (chain models), as exact as the full forward."""
         self.model = model
         self.specs = models.prunable_layers(model)
         self._x = np.asarray(x, dtype=np.float32)
@@ -59,6 +68,7 @@ class MaskEvaluator:
         self.n = len(self._y)
         self.chunk_size = chunk_size
         self.cache_keys = cache_keys
+        self.incremental = incremental
         self.prefix_computations = 0  # times the activations entering a searched layer had to be computed
         self._vars = kernel_variables(model, self.specs)
         self._kernels = {name: np.asarray(v.numpy(), np.float32) for name, v in self._vars.items()}
@@ -68,15 +78,22 @@ class MaskEvaluator:
         self._chunked: dict[int, tuple] = {}
         self._cache: OrderedDict[tuple, _Entry] = OrderedDict()  # (layer, key) -> verified context's entry
         self._acts: OrderedDict[tuple, np.ndarray] = OrderedDict()  # (position, digest of masks before it)
+        self._acts_bytes = 0
 
     @property
     def is_chain(self) -> bool:
         """Whether evaluations of one layer start from cached activations (else a masked full forward)."""
         return self._chain is not None
 
-    def evaluate(self, context: Context, candidates: Sequence[np.ndarray]) -> list[EvalResult]:
+    def evaluate(self, context: Context, candidates: Sequence[np.ndarray],
+                 race: Callable[[EvalResult], bool] | None = None) -> list[EvalResult]:
         """Score packed masks of `context.layer`, or packed whole-model genomes (all prunable layers'
         flattened masks concatenated in `specs` order) when it is None.
+
+        With `race`, each candidate is scored in stages (the first 1/8 of the images, then 1/2,
+        then all) and dropped as soon as `race(partial result)` is False: its result then covers
+        the images seen (`images` < N). A candidate that runs to the end scores exactly as
+        without racing.
 
         Raises StaleContextError if the context's key is not the digest of its fixed masks, and
         ValueError if the context or a candidate does not fit the model.
@@ -84,19 +101,117 @@ class MaskEvaluator:
         fixed_masks = verified_fixed_masks(context, self.specs)
         if not len(candidates):
             return []
+        if context.layer is None and self.incremental and self.is_chain:
+            total = sum(s.size for s in self.specs)
+            return [self._genome(split(_unpack_genome(p, total), self.specs), race) for p in candidates]
         stacks = self._candidate_kernels(context.layer, candidates)
         scorer = self._scorer(context.layer)
         entry = self._entry(context, fixed_masks, scorer)
         _, labels = self._chunks(scorer.chunk)
-        loss, matches = scorer.fn(entry.inputs, labels, stacks, entry.fixed)
-        loss, matches = loss.numpy()[:, : self.n], matches.numpy()[:, : self.n]
-        results = []
-        for row_loss, row_matches in zip(loss, matches):
-            correct = int(np.count_nonzero(row_matches))
-            # One 1-D float64 reduction of the N per-example losses: the same order whatever the batch.
-            results.append(EvalResult(float(np.sum(row_loss.astype(np.float64))) / self.n, correct / self.n, correct,
-                                      images=self.n, matches=np.packbits(row_matches != 0).tobytes()))
-        return results
+        if race is None:
+            loss, matches = scorer.fn(entry.inputs, labels, stacks, entry.fixed)
+            return [self._result(row_loss, row_matches) for row_loss, row_matches in
+                    zip(loss.numpy()[:, : self.n], matches.numpy()[:, : self.n])]
+        inputs = entry.inputs.numpy()
+        inputs = inputs.reshape(-1, *inputs.shape[2:])[: self.n]
+        tf = import_tensorflow()
+
+        def images(g: int, a: int, b: int) -> tuple:
+            # Images [a, b) in chunks of their own: no image's result depends on the others in its chunk.
+            loss, matches = scorer.fn(tf.constant(_chunked(inputs[a:b], scorer.chunk)),
+                                      tf.constant(_chunked(self._y[a:b], scorer.chunk)),
+                                      [k[g:g + 1] for k in stacks], entry.fixed)
+            return loss.numpy()[0][: b - a], matches.numpy()[0][: b - a]
+
+        return [self._staged(lambda a, b, g=g: images(g, a, b), self._stops(), race) for g in range(len(candidates))]
+
+    def _stops(self) -> list[int]:
+        """The image counts after which a raced candidate may be dropped, ending with all of them."""
+        return sorted({max(1, round(f * self.n)) for f in STAGES} | {self.n})
+
+    def _result(self, loss: np.ndarray, matches: np.ndarray) -> EvalResult:
+        """An EvalResult from the per-image losses and 0/1 matches of the first len(loss) images."""
+        correct, n = int(np.count_nonzero(matches)), len(loss)
+        # One 1-D float64 reduction of the per-example losses: the same order whatever the batch.
+        return EvalResult(float(np.sum(loss.astype(np.float64))) / n, correct / n, correct, images=n,
+                          matches=np.packbits(matches != 0).tobytes())
+
+    def _staged(self, run: Callable[[int, int], tuple], stops: Sequence[int],
+                race: Callable[[EvalResult], bool]) -> EvalResult:
+        """A candidate scored stage by stage (`run(begin, end)` -> the per-image losses and matches of the images
+        between two stops, in the caller's units), dropped as soon as `race` is False after a stage."""
+        losses, matches, begin = [], [], 0
+        for end in stops:
+            loss, match = run(begin, end)
+            losses.append(loss)
+            matches.append(match)
+            begin = end
+            partial = self._result(np.concatenate(losses), np.concatenate(matches))
+            if end < stops[-1] and not race(partial):
+                break
+        return partial
+
+    def _genome(self, masks: dict, race: Callable[[EvalResult], bool] | None) -> EvalResult:
+        """A whole-model genome on a chain model, from the deepest prefix of its masks whose activations are cached.
+
+        The layers after it run segment by segment up to the last prunable layer, whose scorer ends
+        the forward: the same segments, chunks and ops as every other path, so the same bits. The
+        activations reached at each prunable layer are cached for later genomes sharing that prefix
+        (only when the genome ran on every image).
+        """
+        tf = import_tensorflow()
+        bounds = [s.index for s in self.specs]
+        keys = [self._prefix_key(pos, masks) for pos in bounds]
+        first = max((i for i, (pos, key) in enumerate(zip(bounds, keys)) if key in self._acts), default=None)
+        if first is None:
+            first, h = 0, self._x if not self._has_prefix(bounds[0]) else self._activations(bounds[0], masks)
+        else:
+            h = self._acts[keys[first]]
+            self._acts.move_to_end(keys[first])
+        last = self.specs[-1]
+        scorer = self._scorer(last.name)
+        kernel = tf.constant(self._masked(last.name, masks[last.name])[None])
+        reached: list[list] = [[] for _ in bounds]
+
+        def run(a: int, b: int) -> tuple:
+            x = h[a:b]  # images [a, b): chunked anew by every segment, which changes no image's result
+            for i in range(first, len(bounds) - 1):
+                fn, chunk, fixed = self._segment(bounds[i], bounds[i + 1])
+                out = fn(tf.constant(_chunked(x, chunk)), self._masked_kernels(fixed, masks)).numpy()
+                x = out.reshape(-1, *out.shape[2:])[: b - a]
+                reached[i + 1].append(x)
+            labels = tf.constant(_chunked(self._y[a:b], scorer.chunk))
+            loss, matches = scorer.fn(tf.constant(_chunked(x, scorer.chunk)), labels, [kernel], [])
+            return loss.numpy()[0][: b - a], matches.numpy()[0][: b - a]
+
+        if race is None:
+            result = self._result(*run(0, self.n))
+        else:
+            result = self._staged(run, self._stops(), race)
+        if result.images == self.n:
+            for i in range(first + 1, len(bounds)):
+                self._keep(keys[i], np.concatenate(reached[i]))
+        return result
+
+    def _prefix_key(self, pos: int, masks: dict) -> tuple:
+        """The cache key of the activations entering chain position `pos` under `masks`."""
+        return pos, digest({s.name: masks[s.name] for s in self.specs if s.index < pos})
+
+    def _keep(self, key: tuple, activations: np.ndarray) -> None:
+        """Cache activations under `key`: at most PREFIXES_PER_LAYER per position and ACTIVATION_BYTES in all,
+        the least recently used going first."""
+        if key in self._acts:
+            self._acts.move_to_end(key)
+            return
+        if activations.nbytes > ACTIVATION_BYTES // PREFIXES_PER_LAYER:
+            return  # too large to keep a few: recomputed when needed
+        self._acts[key] = activations
+        self._acts_bytes += activations.nbytes
+        same = [k for k in self._acts if k[0] == key[0]]
+        while len(same) > PREFIXES_PER_LAYER or self._acts_bytes > ACTIVATION_BYTES:
+            old = same.pop(0) if len(same) > PREFIXES_PER_LAYER else next(iter(self._acts))
+            self._acts_bytes -= self._acts.pop(old).nbytes
+            same = [k for k in self._acts if k[0] == key[0]]
 
     def images_per_chunk(self, layer: str | None) -> int:
         """Images per compiled chunk when evaluating `layer` (None: whole-model genomes)."""
@@ -144,21 +259,18 @@ class MaskEvaluator:
         tf = import_tensorflow()
         bounds = [0] + sorted({s.index for s in self.specs if s.index <= start and self._has_prefix(s.index)})
 
-        def key(pos: int) -> tuple:
-            return pos, digest({s.name: fixed_masks[s.name] for s in self.specs if s.index < pos})
-
-        first = max((i for i, pos in enumerate(bounds) if key(pos) in self._acts), default=0)
+        first = max((i for i, pos in enumerate(bounds) if self._prefix_key(pos, fixed_masks) in self._acts), default=0)
         h = self._x
-        if key(bounds[first]) in self._acts:
-            h = self._acts[key(bounds[first])]
-            self._acts.move_to_end(key(bounds[first]))
+        if self._prefix_key(bounds[first], fixed_masks) in self._acts:
+            h = self._acts[self._prefix_key(bounds[first], fixed_masks)]
+            self._acts.move_to_end(self._prefix_key(bounds[first], fixed_masks))
         self.prefix_computations += first < len(bounds) - 1
         for begin, end in zip(bounds[first:], bounds[first + 1:]):
             fn, chunk, fixed = self._segment(begin, end)
             inputs = self._chunks(chunk)[0] if begin == 0 else tf.constant(_chunked(h, chunk))
             out = fn(inputs, self._masked_kernels(fixed, fixed_masks)).numpy()
             h = out.reshape(-1, *out.shape[2:])[: self.n]
-            _remember(self._acts, key(end), h, self.cache_keys)
+            self._keep(self._prefix_key(end, fixed_masks), h)
         return h
 
     def _has_prefix(self, start: int) -> bool:

@@ -21,7 +21,8 @@ CACHE_ENV = "EVOPRUNE_BASELINES"
 
 
 def train_baseline(data: PreparedData, config: models.TrainConfig, out: str, progress: bool = True) -> dict:
-    """Train LeNet-5 on `data`, write `out/model.keras` and `out/baseline.json`, and return the latter.
+    """Train the architecture `config` names (LeNet-5 by default) on `data`, write `out/model.keras` and
+    `out/baseline.json`, and return the latter.
 
     The seed fixes the initial weights as well as the training order, so the same command on the
     same machine gives the same weights, bit for bit.
@@ -29,14 +30,14 @@ def train_baseline(data: PreparedData, config: models.TrainConfig, out: str, pro
     os.makedirs(out, exist_ok=True)
     start = time.perf_counter()
     models.set_seed(config.seed)
-    model = models.build_lenet5(data.x_train.shape[1:])
+    model = models.ARCHITECTURES[config.architecture](data.x_train.shape[1:])
     models.train(model, data.x_train, data.y_train, data.x_val, data.y_val, config, progress=progress)
     test_loss, test_acc = models.evaluate(model, data.x_test, data.y_test)
     val_loss, val_acc = models.evaluate(model, data.x_val, data.y_val) if len(data.y_val) else (None, None)
     specs = models.prunable_layers(model)
     io.save_keras(os.path.join(out, "model.keras"), model)
     baseline = {
-        "model": "lenet5", "test_loss": test_loss, "test_accuracy": test_acc,
+        "model": config.architecture, "test_loss": test_loss, "test_accuracy": test_acc,
         "val_loss": val_loss, "val_accuracy": val_acc,
         "prunable_layers": [s.to_dict() for s in specs],
         "total_prunable_weights": sum(s.size for s in specs), "model_layers": len(model.layers),
@@ -105,7 +106,8 @@ def baseline_key(data: PreparedData, training: models.TrainConfig) -> str:
     that compute it, and the CPU type (float results can differ in the last bits between them).
     """
     # Layer by layer: a model's own config also holds the running number Keras gives its input layer.
-    architecture = [layer.get_config() for layer in models.build_lenet5(data.x_train.shape[1:]).layers]
+    architecture = [layer.get_config()
+                    for layer in models.ARCHITECTURES[training.architecture](data.x_train.shape[1:]).layers]
     h = hashlib.sha256(json.dumps({"dataset": data.name, "split": data.split.to_dict(), "training": training.to_dict(),
                                    "architecture": architecture, "input": list(data.x_train.shape[1:]), "versions": package_versions(exclude=("evoprune",)),
                                    "cpu": cpu()}, sort_keys=True).encode())

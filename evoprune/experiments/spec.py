@@ -27,7 +27,7 @@ from typing import Any, Mapping
 
 from ..algorithms import algorithm_class, check_budget, make_algorithm, units
 from ..errors import ConfigError
-from ..network.models import OPTIMIZERS, TrainConfig
+from ..network.models import ARCHITECTURES, OPTIMIZERS, TrainConfig
 from ..problem.data import DATASETS
 from ..search.config import PRESETS, SearchConfig, make_config, shared_names
 from .operators import ALIASES, resolve
@@ -36,12 +36,12 @@ from .settings import owns, setting_type
 KEYS = ("title", "seeds", "budget", "preset", "settings", "data", "model", "variants")
 DATA_KEYS = ("path", "dataset")
 MODEL_KEYS = ("path", "train")
-TRAIN_KEYS = ("epochs", "optimizer", "learning_rate", "batch_size", "seed", "val_fraction")
+TRAIN_KEYS = ("architecture", "epochs", "optimizer", "learning_rate", "batch_size", "seed", "val_fraction")
 VARIANT_KEYS = ("algorithm", "settings", "operators")
 # The baseline an experiment trains when its spec names no model file: Adam converges in far
 # fewer epochs than the study's SGD at 0.1, which makes one command from a fresh install practical.
-DEFAULT_TRAINING = {"epochs": 100, "optimizer": "adam", "learning_rate": 0.005, "batch_size": 128, "seed": 0,
-                    "val_fraction": 0.2}
+DEFAULT_TRAINING = {"architecture": "lenet5", "epochs": 100, "optimizer": "adam", "learning_rate": 0.005,
+                    "batch_size": 128, "seed": 0, "val_fraction": 0.2}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -87,10 +87,7 @@ class Spec:
 
     def training(self) -> TrainConfig | None:
         """How to train the baseline (None: the spec names a model file)."""
-        if "path" in self.model:
-            return None
-        t = {**DEFAULT_TRAINING, **self.model.get("train", {})}
-        return TrainConfig(t["epochs"], t["optimizer"], t["learning_rate"], t["batch_size"], t["seed"])
+        return None if "path" in self.model else training_config(self.model.get("train", {}))
 
     @property
     def val_fraction(self) -> float:
@@ -105,6 +102,12 @@ class Spec:
                 check_budget(algo, config, units(algo, config, n_layers))
             except ConfigError as e:
                 raise ConfigError(f"variant {v.name}: {e}") from None
+
+
+def training_config(overrides: Mapping[str, Any] = {}) -> TrainConfig:  # noqa: B006  (read only)
+    """The baseline training of a spec's [model.train] (the default training with `overrides` on top)."""
+    t = {**DEFAULT_TRAINING, **overrides}
+    return TrainConfig(t["epochs"], t["optimizer"], t["learning_rate"], t["batch_size"], t["seed"], t["architecture"])
 
 
 def _plain(m: Mapping) -> dict:
@@ -212,6 +215,8 @@ def _check_training(t: Mapping, source: str) -> None:
             raise ConfigError(f"{source}: [model.train] {key} must be a whole number ≥ 1, got {t[key]!r}")
     if not isinstance(t["seed"], int) or isinstance(t["seed"], bool):
         raise ConfigError(f"{source}: [model.train] seed must be a whole number, got {t['seed']!r}")
+    if t["architecture"] not in ARCHITECTURES:
+        raise ConfigError(f"{source}: [model.train] architecture must be one of {', '.join(ARCHITECTURES)}")
     if t["optimizer"] not in OPTIMIZERS:
         raise ConfigError(f"{source}: [model.train] optimizer must be one of {', '.join(OPTIMIZERS)}")
     for key, ok in (("learning_rate", lambda v: v > 0), ("val_fraction", lambda v: 0 <= v < 1)):

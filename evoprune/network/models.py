@@ -35,6 +35,29 @@ def build_lenet5(input_shape: tuple[int, int, int] = (28, 28, 1), classes: int =
     )
 
 
+def build_cnn(input_shape: tuple[int, int, int] = (28, 28, 1), classes: int = 10):
+    """The larger reference network: two ReLU convolutions with max pooling and a wide dense layer,
+    1,049,120 prunable weights on 28 × 28 images (1,024,000 of them in fc1)."""
+    keras = import_keras()
+    L = keras.layers
+    return keras.Sequential(
+        [
+            keras.Input(input_shape),
+            L.Conv2D(32, 3, activation="relu", name="conv1"),
+            L.MaxPooling2D(2, name="pool1"),
+            L.Conv2D(64, 3, activation="relu", name="conv2"),
+            L.MaxPooling2D(2, name="pool2"),
+            L.Flatten(name="flatten"),
+            L.Dense(640, activation="relu", name="fc1"),
+            L.Dense(classes, activation="softmax", name="fc2"),
+        ],
+        name="cnn1m",
+    )
+
+
+ARCHITECTURES = {"lenet5": build_lenet5, "cnn1m": build_cnn}
+
+
 def prunable_layers(model) -> list[LayerSpec]:
     """Every Dense and Conv2D kernel of `model`, in `model.layers` order (biases are never pruned)."""
     specs = []
@@ -55,6 +78,7 @@ class TrainConfig:
     learning_rate: float = 0.1
     batch_size: int = 128
     seed: int = 0
+    architecture: str = "lenet5"  # a key of ARCHITECTURES
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -10,8 +10,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .._tf import import_keras
 from ..errors import ModelError
-from ..network import models
-from ..network.masks import check_masks
+from . import models
+from .masks import check_masks
 
 DEFAULT_RIDGE = 1e-3
 """The ridge per row: `ridge × rows × ||w||²` is added to a unit's squared error."""

@@ -58,24 +58,29 @@ class StudyCost:
         return {"name": "study", **asdict(self)}
 
 
-def paired_drop_error(baseline, result) -> float:
-    """The standard error of `result`'s accuracy drop from `baseline`, paired image by image.
+def paired_drop(baseline, result) -> tuple[float, float]:
+    """`result`'s accuracy drop from `baseline` and its standard error, paired image by image.
 
     Per image d = baseline match − result match ∈ {−1, 0, 1}; the drop is mean(d), and only the
     images one of the two gets right and the other wrong make it vary:
-    SE² = ((lost + gained) / N − drop²) / N.
+    SE² = ((lost + gained) / N − drop²) / N. A result on the first n images only (a raced
+    candidate dropped early) is compared with the baseline on those images.
     """
-    if not (baseline.matches and result.matches) or baseline.images != result.images:
+    if not (baseline.matches and result.matches) or not 0 < result.images <= baseline.images:
         raise ValueError("a floor held at a confidence above 0.5 compares masks image by image: the evaluator "
                          "must return per-image matches (EvalResult.images and .matches) on the same images; "
                          "set confidence 0.5 for the floor on accuracy alone")
-    base = np.frombuffer(baseline.matches, np.uint8)
-    mine = np.frombuffer(result.matches, np.uint8)
     n = result.images
-    # packbits pads with zeros, so the padding is in neither count.
-    lost, gained = (int(np.unpackbits(bits).sum()) for bits in (base & ~mine, ~base & mine))
+    base = np.unpackbits(np.frombuffer(baseline.matches, np.uint8), count=n)
+    mine = np.unpackbits(np.frombuffer(result.matches, np.uint8), count=n)
+    lost, gained = int(np.count_nonzero(base & ~mine)), int(np.count_nonzero(~base & mine))
     drop = (lost - gained) / n
-    return max(0.0, ((lost + gained) / n - drop * drop) / n) ** 0.5
+    return drop, max(0.0, ((lost + gained) / n - drop * drop) / n) ** 0.5
+
+
+def paired_drop_error(baseline, result) -> float:
+    """The standard error of `result`'s accuracy drop from `baseline`, paired image by image (`paired_drop`)."""
+    return paired_drop(baseline, result)[1]
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,12 @@ class AccuracyFloor:
 
     def score(self, result, sparsity_layer_mean: float, sparsity_global: float, layer_index: int) -> Score:
         floor, loss, failed = self.floor(layer_index), result.loss, bool(result.error)
+        if not failed and self.baseline is not None and result.images < self.baseline.images:
+            # A raced candidate dropped early: infeasible, its accuracy estimated from the images it saw.
+            drop, error = paired_drop(self.baseline, result)
+            bound = self.baseline_accuracy - drop - NormalDist().inv_cdf(self.confidence) * error
+            cost = 1.0 - sparsity_global + self.loss_weight * loss + 1.0 + max(0.0, floor - bound)
+            return Score(cost, False)
         # The bound is at most the accuracy: only masks whose accuracy reaches the floor need it,
         # and a failed evaluation (no per-image matches) never does. Accuracies are counts over N:
         # compared without float noise.
@@ -124,6 +135,13 @@ class AccuracyFloor:
         if not ok:
             cost += 1.0 + (floor - bound)
         return Score(cost, ok)
+
+    def could_hold(self, partial, layer_index: int, confidence: float) -> bool:
+        """The racing rule: False when the images seen so far show, at one-sided `confidence`, a drop above the
+        allowed δ (its lower confidence bound exceeds δ), so the mask cannot meet the floor on all the images
+        but by a chance of at most 1 − `confidence` per look."""
+        drop, error = paired_drop(self.baseline, partial)
+        return drop - NormalDist().inv_cdf(confidence) * error <= self.delta * self.allowance.get(layer_index, 1.0)
 
     def to_dict(self) -> dict:
         return {"name": "floor", "baseline_accuracy": self.baseline_accuracy, "delta": self.delta,

@@ -26,6 +26,7 @@ class Genome:
     ranks: np.ndarray | None = None
     start_sparsity: float = 0.0
     cls: type = MaskIndividual
+    bounds: tuple[int, ...] = ()  # where each layer the genome covers starts in it, and its end
 
     @property
     def size(self) -> int:
@@ -113,6 +114,24 @@ def mut_informed(individual, indpb: float, rng: np.random.Generator, genome: Gen
     on = _weighted_sample(pruned, ranks[pruned] ** focus, n_on, rng) if n_on else pruned[:0]
     b[off] = 0
     b[on] = 1
+    return (individual,)
+
+
+def mut_informed_layer(individual, indpb: float, rng: np.random.Generator, genome: Genome, restore: float = 0.5,
+                       focus: float = 4.0):
+    """`mut_informed` inside one layer of the genome, chosen with probability ∝ its number of weights.
+
+    A move that touches one layer leaves every layer before it as it was, so its evaluation can
+    start from their cached activations (most moves fall on the large, late layers).
+    """
+    bounds = genome.bounds or (0, len(individual))
+    sizes = np.diff(bounds)
+    layer = int(rng.choice(sizes.size, p=sizes / sizes.sum()))
+    lo, hi = bounds[layer], bounds[layer + 1]
+    part = bytearray(individual[lo:hi])
+    ranks = genome.ranks[lo:hi] if genome.ranks is not None else None
+    mut_informed(part, indpb, rng, Genome(genome.base[lo:hi], ranks), restore, focus)
+    individual[lo:hi] = part
     return (individual,)
 
 

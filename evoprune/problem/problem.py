@@ -36,13 +36,15 @@ class Problem:
 
     A problem pickles small enough to travel to pool workers (model file bytes and the
     images; no TensorFlow objects): `evoprune.init_worker(problem)` prepares a worker.
+    `incremental=False` makes its evaluators run every whole-model genome's full forward instead
+    of starting from cached activations of a shared prefix (the same scores, bit for bit; slower).
     """
 
     def __init__(self, model, x: np.ndarray, y: np.ndarray, *, objective: str = "floor", delta: float = 0.005,
                  confidence: float = 0.95, loss_weight: float = 1e-4, loss_to_warmup: float = 1.0,
                  relative_threshold: bool = False, scope: str = "model", layer: str | None = None,
                  masks: Mapping[str, np.ndarray] | None = None, importance: str = "magnitude",
-                 scores: Mapping[str, np.ndarray] | None = None):
+                 scores: Mapping[str, np.ndarray] | None = None, incremental: bool = True):
         if objective not in OBJECTIVES:
             raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
         if scope not in SCOPES or (scope == "layer") != (layer is not None):
@@ -62,7 +64,7 @@ class Problem:
         self.x, self.y = x, y
         self.objective_name, self.delta, self.confidence = objective, delta, confidence
         self.loss_weight, self.loss_to_warmup, self.relative_threshold = loss_weight, loss_to_warmup, relative_threshold
-        self.importance = importance
+        self.importance, self.incremental = importance, incremental
         self.token = uuid.uuid4().hex
         self._model, self._scores, self._baseline = model, scores, None
 
@@ -82,7 +84,7 @@ class Problem:
         """This problem's mask evaluator, for the process it is called in (see `evaluation.registry`)."""
         from ..evaluation import MaskEvaluator
 
-        return MaskEvaluator(models.from_bytes(self.model_bytes), self.x, self.y)
+        return MaskEvaluator(models.from_bytes(self.model_bytes), self.x, self.y, incremental=self.incremental)
 
     def objective(self, baseline):
         """The objective judging masks against `baseline`, the unpruned model's EvalResult on the search images."""
@@ -137,6 +139,14 @@ class Problem:
     def masks(self, individual) -> Masks:
         """Every prunable layer's mask (kernel-shaped, True = keep) with `individual` as the genome."""
         return self.layout.merged(self.fixed, bits(individual))
+
+    def refit(self, masks: Mapping[str, np.ndarray], x: np.ndarray | None = None, ridge: float = 1e-3):
+        """The model with `masks` and its kept weights (and biases) re-solved in closed form, layer by layer,
+        so that each layer's pre-activations on `x` (default: the problem's images) match the unpruned model's
+        (`network.refit.refit`); pruned weights stay exactly zero. Returns the re-fitted Keras model."""
+        from ..network.refit import refit
+
+        return refit(self.model(), check_masks(masks, self.specs), self.x if x is None else x, ridge)[0]
 
     def report(self, masks: Mapping[str, np.ndarray], x_test: np.ndarray, y_test: np.ndarray) -> dict:
         """Keras' test accuracy and loss of the model with `masks` (and unpruned), and both sparsities."""

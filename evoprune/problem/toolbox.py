@@ -20,23 +20,25 @@ from .layout import Layout
 from .operators import Genome
 from .target import Evaluate, Target
 
-MOVES = ("informed", "study")
+MOVES = ("informed", "layer", "study")
 STARTS = ("informed", "study")
 
 
 def build_toolbox(token: str, layout: Layout, rng: np.random.Generator, *, informed_start: bool,
                   fitness: str = "single", rate: float = 0.02, moves: str = "informed", restore: float = 0.5,
                   focus: float = 4.0, start_spread: float = 0.3, zero_share: float = 0.1,
-                  map_fn: Callable = map) -> base.Toolbox:
+                  race: float | None = None, map_fn: Callable = map) -> base.Toolbox:
     """A DEAP toolbox with evoprune's operators, its holders not yet bound to masks (see `bind`).
 
     - `individual` / `population`: importance masks near the start sparsity (`informed_start`), or
       the study's: the current masks with a `zero_share` of kept bits turned off
       (`population(n=…, zero_share=…)` re-draws with fewer);
-    - `mutate(ind, indpb=rate)`: informed prune-and-restore moves, or bit flips (`moves="study"`);
-      `indpb` defaults to `rate`, so DEAP's `varAnd` can call `mutate(ind)`;
+    - `mutate(ind, indpb=rate)`: informed prune-and-restore moves over the whole genome, or in one
+      layer at a time (`moves="layer"`), or bit flips (`moves="study"`); `indpb` defaults to `rate`,
+      so DEAP's `varAnd` can call `mutate(ind)`;
     - `mate`: one-point crossover; `select`: tournament of 3;
-    - `evaluate(ind)`: the fitness tuple of the problem's form (see `target.Evaluate`); `map`: `map_fn`.
+    - `evaluate(ind)`: the fitness tuple of the problem's form (see `target.Evaluate`), raced at one-sided
+      confidence `race` when given; `map`: `map_fn`.
     """
     if moves not in MOVES:
         raise ValueError(f"moves must be one of {', '.join(MOVES)}, got {moves!r}")
@@ -44,7 +46,7 @@ def build_toolbox(token: str, layout: Layout, rng: np.random.Generator, *, infor
     tb.rng = rng  # evoprune's operators draw from it; swapped-in ones may too (experiments.operators)
     tb.genome = Genome(np.ones(layout.size, np.uint8), cls=FITNESS_FORMS[fitness])
     tb.target = Target.make(token, layout, {s.name: np.ones(s.shape, bool) for s in layout.specs},
-                            front=fitness == "front")
+                            front=fitness == "front", race=race)
     tb.register("map", map_fn)
     tb.register("evaluate", Evaluate(tb.target))
     if informed_start:
@@ -53,9 +55,9 @@ def build_toolbox(token: str, layout: Layout, rng: np.random.Generator, *, infor
     else:
         tb.register("individual", operators.init_from_mask, tb.genome, zero_share=zero_share, rng=rng)
         tb.register("population", operators.init_population, tb.genome, zero_share=zero_share, rng=rng)
-    if moves == "informed":
-        tb.register("mutate", operators.mut_informed, indpb=rate, rng=rng, genome=tb.genome, restore=restore,
-                    focus=focus)
+    if moves in ("informed", "layer"):
+        move = operators.mut_informed if moves == "informed" else operators.mut_informed_layer
+        tb.register("mutate", move, indpb=rate, rng=rng, genome=tb.genome, restore=restore, focus=focus)
     else:
         tb.register("mutate", operators.mut_flip, indpb=rate, rng=rng)
     tb.register("mate", tools.cxOnePoint)
@@ -80,5 +82,6 @@ def bind(tb: base.Toolbox, layout: Layout, masks: Masks, objective, scores: Mapp
     g.base = layout.genome(masks).astype(np.uint8)
     g.ranks = operators.importance_ranks(layout.genome(scores)) if scores is not None else None
     g.start_sparsity = start_sparsity(layout, scores, sparsity)
-    fresh = Target.make(tb.target.token, layout, masks, objective, tb.target.front)
+    g.bounds = tuple(int(b) for b in np.cumsum([0] + [s.size for s in layout.covered]))
+    fresh = Target.make(tb.target.token, layout, masks, objective, tb.target.front, tb.target.race)
     vars(tb.target).update(vars(fresh))

@@ -1,6 +1,8 @@
 """A run's report: its figures on the test set the search never saw, beside what it found on its search images."""
 from __future__ import annotations
 
+import resource
+
 import numpy as np
 
 from ..network import models
@@ -33,8 +35,12 @@ def summarize(model, result, x_test: np.ndarray, y_test: np.ndarray) -> dict:
         "search_final_accuracy": state.current.accuracy, "search_final_loss": state.current.loss,
         "sparsity_layer_mean": s_mean, "sparsity_global": sparsity_global(state.masks),
         "trade_off": s_mean * final_acc / base_acc if base_acc > 0 else 0.0,
-        "evaluations": state.evaluations, "budget": config.budget,
+        "evaluations": state.evaluations, "budget": config.budget, "images_evaluated": state.images,
+        "images_per_evaluation": state.images / state.evaluations if state.evaluations else 0.0,
         "seconds": state.seconds,
+        "seconds_per_evaluation": state.seconds / state.evaluations if state.evaluations else 0.0,
+        # The process's peak resident memory so far: the model, the images, the cache, cached activations.
+        "peak_memory_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "evaluations_per_second": state.evaluations / state.seconds if state.seconds > 0 else 0.0,
         "layers": layers,
     }

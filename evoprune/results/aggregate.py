@@ -66,7 +66,8 @@ class Metric:
 
 # kind -> (factor, format) for summary.md; summary.csv keeps the raw values at full precision.
 FORMATS = {"percent": (100.0, "{:.2f}"), "points": (100.0, "{:.2f}"), "loss": (1.0, "{:.4f}"),
-           "ratio": (1.0, "{:.4f}"), "count": (1.0, "{:.0f}"), "seconds": (1.0, "{:.1f}"), "rate": (1.0, "{:.1f}")}
+           "precise": (1.0, "{:.3f}"), "ratio": (1.0, "{:.4f}"), "count": (1.0, "{:.0f}"), "seconds": (1.0, "{:.1f}"),
+           "rate": (1.0, "{:.1f}")}
 
 METRICS = (
     Metric("sparsity_global", "Global sparsity (%)", "sparsity_global", "percent"),
@@ -79,8 +80,11 @@ METRICS = (
     Metric("baseline_loss", "Unpruned test loss", "baseline_loss", "loss"),
     Metric("trade_off", "Trade-off score", "trade_off", "ratio"),
     Metric("evaluations", "Evaluations", "evaluations", "count"),
+    Metric("images_per_evaluation", "Images per evaluation", "images_per_evaluation", "count"),
     Metric("seconds", "Search time (s)", "seconds", "seconds"),
     Metric("evaluations_per_second", "Evaluations per second", "evaluations_per_second", "rate"),
+    Metric("seconds_per_evaluation", "Seconds per evaluation", "seconds_per_evaluation", "precise"),
+    Metric("peak_memory_mib", "Peak memory of the run's process (MiB)", "peak_memory_mib", "count"),
 )
 
 # Per layer, from summary.json "layers"; accuracy and loss are the test figures after that layer's search.
@@ -96,10 +100,11 @@ Table = dict[str, dict[str, Stat]]  # metric key -> variant -> Stat
 
 
 def value(summary: dict, field: str) -> float:
-    """A run's figure: a summary.json field, or the test drop (unpruned minus final test accuracy)."""
+    """A run's figure: a summary.json field (NaN when a run from an older evoprune lacks it), or the test drop
+    (unpruned minus final test accuracy)."""
     if field == "test_drop":
         return summary["baseline_accuracy"] - summary["final_accuracy"]
-    return summary[field]
+    return summary.get(field, math.nan)
 
 
 def manifest(out: str) -> dict:

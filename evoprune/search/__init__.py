@@ -12,6 +12,7 @@ import numpy as np
 
 from ..algorithms import Algorithm, check_budget, config_record, importance_for, make_algorithm, units
 from ..errors import ConfigError
+from ..evaluation import registry
 from ..network.masks import Masks
 from ..problem.importance import magnitude
 from .config import PRESETS, SearchConfig, make_config
@@ -53,13 +54,15 @@ def search(problem, algorithm: str | Algorithm = "sa", config: SearchConfig | No
     """Search masks for `problem` with `algorithm` (a registered name or an instance), deciding on its images.
 
     `config` (default: the problem's objective with every other default) must judge masks as
-    the problem does. `map_fn` evaluates batches (`builtin map`, or an executor's `map` after
-    `executor.start(problem)`); `scores` are importance scores (magnitude ones are computed
+    the problem does. `map_fn` evaluates batches (the built-in `map`: in this process; or an
+    executor's `map` after `executor.start(problem)`); `scores` are importance scores (magnitude ones are computed
     here when needed; others need training images: `problem.importance.compute`).
     `customize(toolbox)` may register other operators once, before the first evaluation;
     `state` continues a snapshotted search exactly (`Search.restore`).
     """
     algo, config = prepare(problem, algorithm, config)
+    if map_fn is map:  # evaluations in this process: it needs the problem's evaluator
+        registry.install(problem.token, problem.build_evaluator)
     kind = importance_for(algo, config)
     if scores is None and kind == "magnitude":
         scores = magnitude(problem.model(), problem.specs)

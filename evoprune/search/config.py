@@ -15,6 +15,7 @@ from ..problem.toolbox import MOVES, STARTS
 EVAL_SETS = ("train+validation", "validation", "test")
 SCOPES = ("layers", "model")
 IMPORTANCES = ("magnitude", "reconstruction", "saliency", "none")  # scores guiding informed starts and moves
+REFITS = ("no", "after")
 OBJECTIVE_SETTINGS = ("objective", "delta", "confidence", "loss_weight", "loss_to_warmup", "relative_threshold")
 
 
@@ -40,7 +41,9 @@ class SearchConfig:
     relative_threshold: bool = False
     # how candidates are made
     importance: str = "magnitude"   # scores guiding starts and moves: magnitude, reconstruction, saliency, none
-    moves: str = "informed"         # informed: prune unimportant / restore important bits; study: the study's
+    # informed: prune unimportant / restore important bits anywhere; layer: the same inside one layer per move
+    # (chosen ∝ its weights), which keeps most evaluations short; study: the study's moves
+    moves: str = "informed"
     restore: float = 0.5            # informed moves restore this many bits per bit pruned
     focus: float = 4.0              # how strongly informed moves follow the ranking
     start: str = "informed"         # informed: start from the importance mask; study: from the current mask
@@ -58,6 +61,12 @@ class SearchConfig:
     # 1,000 validation images resolve accuracy to about ±0.5 point, so a floor on them alone either
     # overfits them (the measured drop) or stops early (its confidence bound). "test" is the study's.
     eval_set: str = "train+validation"
+    # Racing: a candidate is scored on 1/8 of the search images, then 1/2, then all, and dropped as soon as
+    # its drop from the baseline exceeds delta at one-sided `race_confidence` (floor objective only).
+    race: bool = False
+    race_confidence: float = 0.999
+    # after: re-fit the found masks' kept weights in closed form on the training images, once the search is done
+    refit: str = "no"
     settings: Mapping[str, Any] = field(default_factory=dict)
 
     def shared(self) -> dict:
@@ -82,9 +91,13 @@ class SearchConfig:
                 raise ConfigError(f"--{name.replace('_', '-')} must be in [0, 1], got {v}")
         if not 0.5 <= self.confidence < 1.0:
             raise ConfigError(f"--confidence must be in [0.5, 1), got {self.confidence}")
+        if not 0.5 < self.race_confidence < 1.0:
+            raise ConfigError(f"--race-confidence must be in (0.5, 1), got {self.race_confidence}")
+        if self.race and self.objective != "floor":
+            raise ConfigError("--race drops masks that cannot meet the accuracy floor: it needs --objective floor")
         for name, choices in (("objective", OBJECTIVES), ("importance", IMPORTANCES), ("moves", MOVES),
                               ("start", STARTS), ("layer_budget", ("weights", "equal")), ("eval_set", EVAL_SETS),
-                              ("scope", SCOPES)):
+                              ("scope", SCOPES), ("refit", REFITS)):
             if getattr(self, name) not in choices:
                 raise ConfigError(f"--{name.replace('_', '-')} must be one of {', '.join(choices)}, "
                                   f"got {getattr(self, name)!r}")

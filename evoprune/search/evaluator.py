@@ -67,6 +67,7 @@ class Evaluator:
             st.cache.update(zip(todo.keys(), results))
             st.evaluations += len(todo)
             st.unit_evals += len(todo)
+            st.images += sum(r.images for r in results)
             for res in results:
                 if res.error:  # scored infeasible (NaN loss), and kept in the history
                     self.on_error("evaluation_error: " + res.error.splitlines()[-1])

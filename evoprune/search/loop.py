@@ -20,7 +20,7 @@ from .state import RunState
 
 HISTORY_FIELDS = (
     "layer", "step", "temperature", "mutation_rate", "cost", "feasible", "accuracy", "loss",
-    "sparsity_layer_mean", "sparsity_global", "evaluations", "seconds", "event",
+    "sparsity_layer_mean", "sparsity_global", "evaluations", "seconds", "event", "images",
 )
 
 
@@ -76,7 +76,8 @@ class Search:
         self.toolbox = build_toolbox(problem.token, self.layouts[0], self.state.rng, informed_start=self.informed_start,
                                      fitness=algorithm.fitness, rate=config.rate0, moves=config.moves,
                                      restore=config.restore, focus=config.focus, start_spread=config.start_spread,
-                                     zero_share=config.init_zero_share, map_fn=map_fn)
+                                     zero_share=config.init_zero_share,
+                                     race=config.race_confidence if config.race else None, map_fn=map_fn)
         algorithm.configure(self.toolbox, self)
         if customize is not None:  # the one point where a user's operators go in; nothing re-registers them
             customize(self.toolbox)
@@ -220,7 +221,7 @@ class Search:
         st = self.state
         row = dict.fromkeys(HISTORY_FIELDS, "")
         row.update(layer=self.layout.name, step=st.step, evaluations=st.evaluations,
-                   seconds=round(self.elapsed(), 3), event=event)
+                   seconds=round(self.elapsed(), 3), event=event, images=st.images)
         if temperature is not None:
             row["temperature"] = temperature
         if rate is not None:

@@ -57,7 +57,7 @@ class FakeEvaluator:
     def __init__(self, base_loss: float, sent: list | None):
         self.base_loss, self.sent = base_loss, sent
 
-    def evaluate(self, context, packed) -> list[Result]:
+    def evaluate(self, context, packed, race=None) -> list[Result]:
         out = []
         for p in packed:
             if self.sent is not None:

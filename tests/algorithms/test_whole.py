@@ -101,3 +101,41 @@ def test_moves_prune_and_restore_across_layers_by_global_rank():
 def test_saved_state_continues_identically(name):
     state = resumes_identically(partial(make, name))
     assert state.unit_started and 0 < state.evaluations < 150  # really mid-pass
+
+
+@pytest.mark.parametrize("moves", ["informed", "layer"])
+def test_sa_with_k_proposals_gives_the_same_masks_whatever_the_map(moves):
+    """k proposals per step go to toolbox.map together: a map over 2 worker threads changes nothing."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def parallel_map(fn, items):
+        with ThreadPoolExecutor(2) as pool:
+            return list(pool.map(fn, list(items)))
+
+    batches = []
+    serial = make("sa", proposals=4, moves=moves, callbacks=[]).run()
+    search = make("sa", proposals=4, moves=moves, map_fn=parallel_map)
+    plain = search.evaluator.toolbox.map
+    search.toolbox.register("map", lambda fn, items: batches.append(len(items)) or plain(fn, items))
+    spread = search.run()
+    assert all(np.array_equal(serial.masks[k], spread.masks[k]) for k in serial.masks)
+    assert spread.evaluations == serial.evaluations and max(batches) == 4
+    assert 1.0 - genome(spread.masks).sum() / TOTAL > 0.3
+
+
+def test_layer_moves_touch_one_layer_each_chosen_by_size():
+    search = make("sa", budget=20, moves="layer")
+    search.run()
+    rng = np.random.default_rng(1)
+    start = (rng.random(TOTAL) < 0.7).astype(np.uint8)
+    touched = []
+    for _ in range(600):
+        ind = MaskIndividual(start.tobytes())
+        search.toolbox.mutate(ind, indpb=0.2)
+        changed = search.masks_of(MaskIndividual((bits(ind) != start).astype(np.uint8).tobytes()))
+        layers = [name for name, m in changed.items() if m.any()]
+        assert len(layers) <= 1
+        touched += layers
+    shares = {s.name: touched.count(s.name) / len(touched) for s in SPECS}
+    for s in SPECS:
+        assert abs(shares[s.name] - s.size / TOTAL) < 0.08  # ∝ the layer's weights

@@ -139,3 +139,13 @@ def test_ray_cluster_started_on_loopback(tiny_model, small_mnist, serial_run, tm
     finally:
         subprocess.run([ray_cli, "stop", "--force"], capture_output=True, env=env, timeout=120)
     assert same_masks(serial_run.masks, result.masks)
+
+
+def test_sa_with_proposals_gives_the_same_masks_on_one_and_two_workers(tiny_model, small_mnist):
+    x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
+    config = make_config(budget=60, seed=2, proposals=4, moves="layer")
+    runs = [prune(tiny_model, x_val, y_val, x_te, y_te, "sa", config, executor="process", workers=w, progress=False,
+                  x_train=x_tr, y_train=y_tr) for w in (1, 2)]
+    assert same_masks(runs[0].masks, runs[1].masks)
+    assert runs[0].summary["evaluations"] == runs[1].summary["evaluations"] == 60
+    assert runs[0].summary["final_accuracy"] == runs[1].summary["final_accuracy"]

@@ -40,7 +40,8 @@ def write_fake_run(out, algorithm, seed):
                "final_loss": 1.0 - acc, "sparsity_layer_mean": sparsity,
                "sparsity_global": 1 - sum(kept) / sum(s for _, s in LAYERS),
                "trade_off": sparsity * acc / BASELINE_ACC, "evaluations": 100, "budget": 100,
-               "seconds": seconds, "evaluations_per_second": 100 / seconds, "layers": layers}
+               "seconds": seconds, "evaluations_per_second": 100 / seconds, "seconds_per_evaluation": seconds / 100,
+               "images_per_evaluation": 200, "peak_memory_mib": 900 + seed, "layers": layers}
     (folder / "summary.json").write_text(json.dumps(summary))
     config = {"budget": 100, "seed": seed, "population": 6 if algorithm == "ga" else 12}
     info = {"algorithm": algorithm, "config": config, "model": "/models/lenet/model.keras", "preset": None,

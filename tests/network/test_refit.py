@@ -5,7 +5,7 @@ import pytest
 from conftest import random_masks
 from evoprune._tf import import_keras, import_tensorflow
 from evoprune.network import models
-from evoprune.pruned.refit import kernel_inputs, refit, solve_unit
+from evoprune.network.refit import kernel_inputs, refit, solve_unit
 
 
 def ridge_lstsq(x: np.ndarray, y: np.ndarray, ridge_total: float, bias: bool) -> tuple[np.ndarray, float]:
