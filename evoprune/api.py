@@ -36,11 +36,11 @@ class PruneResult:
     finetuned_model: object = None
 
 
-def refit_step(model, masks: Masks, x_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+def refit_step(model, masks: Masks, x_fit: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
                summary: dict) -> object:
-    """Re-fit the kept weights of `masks` on the training images; the summary's final figures become the
+    """Re-fit the kept weights of `masks` on the images `x_fit`; the summary's final figures become the
     re-fitted model's (the masked model's are kept beside them). Returns the re-fitted model."""
-    refitted, report = refit(model, masks, x_train)
+    refitted, report = refit(model, masks, x_fit)
     loss, accuracy = models.evaluate(refitted, x_test, y_test)
     summary.update(refit=True, final_accuracy_before_refit=summary["final_accuracy"],
                    final_loss_before_refit=summary["final_loss"], final_accuracy=accuracy, final_loss=loss,
@@ -74,12 +74,12 @@ def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray,
     callbacks (`search.Callback`).
     """
     config = config or SearchConfig()
-    problem = Problem(model, x_search, y_search, **config.objective_settings())
+    problem = Problem(model, x_search, y_search, **config.objective_settings(), refit=config.refit == "loop")
     algo, config = prepare(problem, algorithm, config)
     kind = importance_for(algo, config)
     if kind in ("saliency", "reconstruction") and x_train is None:
         raise ConfigError(f"{kind} importance needs the training images (x_train, y_train)")
-    if (finetune_epochs > 0 or config.refit != "no") and x_train is None:
+    if (finetune_epochs > 0 or config.refit == "after") and x_train is None:
         raise ConfigError("fine-tuning and re-fitting need the training images (x_train, y_train)")
     folder = RunFolder(out, force=force, resume=resume, checkpoint_every=checkpoint_every,
                        checkpoint_seconds=checkpoint_seconds) if out else None
@@ -104,8 +104,9 @@ def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray,
 
     summary = summarize(model, result, x_test, y_test)
     pruned = models.masked_copy(model, result.masks)
-    if config.refit == "after":
-        pruned = refit_step(model, result.masks, x_train, x_test, y_test, summary)
+    if config.refit != "no":  # on the training images, or on the search images the search re-fitted on
+        pruned = refit_step(model, result.masks, x_train if config.refit == "after" else x_search, x_test, y_test,
+                            summary)
     front_rows, tuned = None, None
     if result.front is not None:  # a multi-objective search's whole front, with test figures for reporting only
         front_rows = front.report(model, result.front, result.masks, x_test, y_test, out)

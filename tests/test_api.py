@@ -57,9 +57,10 @@ def test_study_preset_makes_exactly_its_budget(tiny_model, small_mnist):
         assert r.summary["evaluations"] == 130
 
 
-def test_a_refitted_run_saves_the_model_its_summary_scores(tiny_model, small_mnist, tmp_path):
+@pytest.mark.parametrize("refit", ["after", "loop"])
+def test_a_refitted_run_saves_the_model_its_summary_scores(tiny_model, small_mnist, tmp_path, refit):
     x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
-    config = make_config(budget=40, seed=1, refit="after", eval_set="validation")
+    config = make_config(budget=40, seed=1, refit=refit, eval_set="validation")
     result = prune(tiny_model, x_val, y_val, x_te, y_te, "sa", config, out=str(tmp_path), progress=False,
                    x_train=x_tr, y_train=y_tr)
     s = json.loads((tmp_path / "summary.json").read_text())

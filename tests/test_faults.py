@@ -13,8 +13,10 @@ import sys
 import numpy as np
 import pytest
 
+from evoprune.pruned.report import MACHINE_KEYS
+
 pytestmark = pytest.mark.slow
-VOLATILE = {"seconds", "evaluations_per_second", "export"}
+VOLATILE = MACHINE_KEYS
 BUDGET = 120
 
 

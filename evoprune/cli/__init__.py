@@ -10,7 +10,7 @@ from .. import __version__
 from ..errors import EvopruneError
 
 # Each module has `add_parser(subparsers)`, which registers its `run(args) -> int`.
-COMMANDS = ("train", "prune", "finetune", "evaluate", "compare", "experiment", "plot")
+COMMANDS = ("train", "prune", "finetune", "gradual", "evaluate", "compare", "experiment", "plot")
 
 
 def build_parser() -> argparse.ArgumentParser:

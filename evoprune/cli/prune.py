@@ -5,7 +5,7 @@ import os
 import sys
 import time
 
-from ..search.config import EVAL_SETS, IMPORTANCES, SCOPES
+from ..search.config import EVAL_SETS, IMPORTANCES, REFITS, SCOPES
 from ..errors import ConfigError
 from .common import add_data_args, check_model_file
 
@@ -45,8 +45,9 @@ def add_search_args(p) -> None:
     p.add_argument("--loss-to-warmup", type=float, help="warm-up loss allowance (default 1.0)")
     p.add_argument("--relative-threshold", action="store_true", default=None,
                    help="loss thresholds relative to the baseline loss instead of absolute")
-    p.add_argument("--refit", choices=("no", "after"),
-                   help="after: re-fit the found masks' kept weights in closed form on the training images")
+    p.add_argument("--refit", choices=REFITS,
+                   help="after: re-fit the found masks' kept weights in closed form on the training images; "
+                        "loop: score every mask after its re-fit on the search images (default no)")
     p.add_argument("--race", action="store_true", default=None,
                    help="race masks: score each on 1/8, then 1/2, then all the search images, dropping it once "
                         "its drop exceeds delta at --race-confidence (default 0.999; floor objective)")

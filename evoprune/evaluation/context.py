@@ -80,3 +80,20 @@ def unpack_mask(packed: np.ndarray, spec: LayerSpec) -> np.ndarray:
             f"packed mask of layer {spec.name!r} has {packed.size} bytes, expected {(spec.size + 7) // 8}"
         )
     return np.unpackbits(packed, count=spec.size).astype(bool).reshape(spec.shape)
+
+
+def unpack_genome(packed: np.ndarray, total: int) -> np.ndarray:
+    """A packed whole-model genome of `total` bits as a flat boolean array, checking its length."""
+    packed = np.asarray(packed, dtype=np.uint8).reshape(-1)
+    if packed.size != (total + 7) // 8:
+        raise ValueError(f"packed genome has {packed.size} bytes, expected {(total + 7) // 8} for {total} weights")
+    return np.unpackbits(packed, count=total).astype(bool)
+
+
+def checked_images(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Evaluation images as float32 and their labels as a flat int32 array, one label per image, at least one."""
+    x = np.asarray(x, dtype=np.float32)
+    y = np.asarray(y).reshape(-1).astype(np.int32)
+    if len(x) != len(y) or not len(y):
+        raise ValueError(f"need one label per image and at least one image: got {len(x)} images, {len(y)} labels")
+    return x, y

@@ -11,7 +11,7 @@ import numpy as np
 from ..network import models
 from .._tf import import_keras, import_tensorflow
 from ..network.masks import digest, split
-from .context import Context, EvalResult, unpack_mask, verified_fixed_masks
+from .context import Context, EvalResult, checked_images, unpack_genome, unpack_mask, verified_fixed_masks
 from .graph import chain_layers, compile_prefix, compile_scorer, example_floats, kernel_variables, run_layers
 
 # Bytes of the largest activation of one chunk. Measured on LeNet-5 with 10,000 images (2 cores):
@@ -59,12 +59,7 @@ class MaskEvaluator:
         genome evaluated before (chain models), as exact as the full forward."""
         self.model = model
         self.specs = models.prunable_layers(model)
-        self._x = np.asarray(x, dtype=np.float32)
-        self._y = np.asarray(y).reshape(-1).astype(np.int32)
-        if len(self._x) != len(self._y) or not len(self._y):
-            raise ValueError(
-                f"need one label per image and at least one image: got {len(self._x)} images, {len(self._y)} labels"
-            )
+        self._x, self._y = checked_images(x, y)
         self.n = len(self._y)
         self.chunk_size = chunk_size
         self.cache_keys = cache_keys
@@ -103,7 +98,7 @@ class MaskEvaluator:
             return []
         if context.layer is None and self.incremental and self.is_chain:
             total = sum(s.size for s in self.specs)
-            return [self._genome(split(_unpack_genome(p, total), self.specs), race) for p in candidates]
+            return [self._genome(split(unpack_genome(p, total), self.specs), race) for p in candidates]
         stacks = self._candidate_kernels(context.layer, candidates)
         scorer = self._scorer(context.layer)
         entry = self._entry(context, fixed_masks, scorer)
@@ -320,7 +315,7 @@ class MaskEvaluator:
         specs = self.specs if layer is None else [s for s in self.specs if s.name == layer]
         if layer is None:
             total = sum(s.size for s in specs)
-            genomes = [split(_unpack_genome(p, total), specs) for p in candidates]
+            genomes = [split(unpack_genome(p, total), specs) for p in candidates]
             masks = [[g[s.name] for g in genomes] for s in specs]
         else:
             masks = [[unpack_mask(p, specs[0]) for p in candidates]]
@@ -344,13 +339,6 @@ def _remember(cache: OrderedDict, key, value, bound: int) -> None:
     cache.move_to_end(key)
     while len(cache) > bound:
         cache.popitem(last=False)
-
-
-def _unpack_genome(packed: np.ndarray, total: int) -> np.ndarray:
-    packed = np.asarray(packed, dtype=np.uint8).reshape(-1)
-    if packed.size != (total + 7) // 8:
-        raise ValueError(f"packed genome has {packed.size} bytes, expected {(total + 7) // 8} for {total} weights")
-    return np.unpackbits(packed, count=total).astype(bool)
 
 
 def _chunked(a: np.ndarray, chunk: int) -> np.ndarray:

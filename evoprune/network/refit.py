@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from typing import Iterator, Mapping
 
 import numpy as np
@@ -11,10 +12,13 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .._tf import import_keras
 from ..errors import ModelError
 from . import models
-from .masks import check_masks
+from .masks import check_masks, digest
 
 DEFAULT_RIDGE = 1e-3
 """The ridge per row: `ridge × rows × ||w||²` is added to a unit's squared error."""
+
+TARGET_BYTES = 1 << 30
+"""Re-fits that keep work (`Refitter(keep > 0)`) keep the unpruned pre-activations if all of them fit in this."""
 
 DEFAULT_BATCH = 500
 """Images per forward pass; a LeNet-5 conv1 batch of 500 is 392,000 patch rows (78 MB in float64)."""
@@ -125,51 +129,128 @@ def _pre_activation(layer, a):
     return y + layer.bias if layer.use_bias else y
 
 
-def _layer_inputs(model, layer, x: np.ndarray, batch_size: int) -> Iterator:
-    """`layer`'s input in `model` over `x`, batch by batch (read through a sub-model, so any graph works)."""
-    probe = import_keras().Model(model.inputs, layer.input)
+def _batches(probe, x: np.ndarray, batch_size: int) -> Iterator:
+    """`probe`'s output over `x`, batch by batch."""
     for i in range(0, len(x), batch_size):
-        yield probe([x[i:i + batch_size]], training=False)  # a list, as the probe's inputs are
+        yield probe([x[i:i + batch_size]], training=False)  # a list, as the probes' inputs are
+
+
+class Refitter:
+    """Closed-form re-fits of one model's kept weights on fixed images, for one mask set after another.
+
+    Layer by layer in model order, each output unit's kept weights and bias are the ridge least
+    squares fit (`solve_unit`, ridge `ridge` × rows on the weights only) of the unpruned model's
+    pre-activation on its own inputs, taking the inputs the re-fitted copy gives the layer over
+    the images `x`, its earlier layers already re-fitted and pruned, so one layer's error is not
+    passed on uncorrected. No gradient step; `model` is untouched; pruned weights are exactly 0.0.
+
+    A layer's re-fit depends only on its mask and the masks before it (in `prunable_layers`
+    order, which is topological). With `keep` > 0 the Gram statistics of each layer's inputs are
+    kept per prefix of masks, and the solved weights per prefix including the layer, for the
+    `keep` most recent prefixes of each layer: a mask set that changes only late layers then
+    re-solves only those. Kept or not, the same mask set gives the same weights, bit for bit.
+    """
+
+    def __init__(self, model, x: np.ndarray, ridge: float = DEFAULT_RIDGE, batch_size: int = DEFAULT_BATCH,
+                 keep: int = 0):
+        keras = import_keras()
+        self.model, self.x, self.ridge, self.batch_size, self.keep = model, x, ridge, batch_size, keep
+        self.specs = models.prunable_layers(model)
+        for s in self.specs:
+            _check_supported(model.layers[s.index])
+        self.fitted = models.clone(model)
+        self.output = keras.Model(self.fitted.inputs, self.fitted.outputs)
+        self._source = [keras.Model(model.inputs, model.layers[s.index].input) for s in self.specs]
+        self._inputs = [keras.Model(self.fitted.inputs, self.fitted.layers[s.index].input) for s in self.specs]
+        self._grams: list[OrderedDict] = [OrderedDict() for _ in self.specs]
+        self._solved: list[OrderedDict] = [OrderedDict() for _ in self.specs]
+        self._kept_targets: dict[int, list] = {}
+        self.solves = 0  # layers solved (not taken from what was kept)
+
+    def fit(self, masks: Mapping[str, np.ndarray]) -> list[dict]:
+        """Give `self.fitted` the re-fit of `masks` (checked). Returns, for each layer solved now (not
+        taken from what was kept), {name, rows, kept, size, error_before, error_after, seconds}: the
+        relative reconstruction error `||XW + b − Y||² / ||Y||²` on its inputs X for the masked
+        original weights (before) and the re-fitted ones (after)."""
+        masks = check_masks(masks, self.specs)
+        report = []
+        for i, s in enumerate(self.specs):
+            began = time.perf_counter()
+            target = self.fitted.layers[s.index]
+            key = digest({t.name: masks[t.name] for t in self.specs[:i + 1]})
+            if key in self._solved[i]:
+                self._solved[i].move_to_end(key)
+                weights, biases = self._solved[i][key]
+            else:
+                stats = self._gram(i, digest({t.name: masks[t.name] for t in self.specs[:i]}))
+                keep = masks[s.name].reshape(-1, s.shape[-1])
+                weights, biases = stats.solve(keep, self.ridge, target.use_bias)
+                weights, biases = weights.reshape(s.shape).astype(np.float32), biases.astype(np.float32)
+                self._remember(self._solved[i], key, (weights, biases))
+                self.solves += 1
+                source = self.model.layers[s.index]
+                kernel = source.kernel.numpy().reshape(keep.shape).astype(np.float64)
+                bias = source.bias.numpy().astype(np.float64) if source.use_bias else np.zeros(keep.shape[1])
+                report.append({"name": s.name, "rows": stats.rows, "kept": int(keep.sum()), "size": s.size,
+                               "error_before": stats.relative_error(kernel * keep, bias),
+                               "error_after": stats.relative_error(weights.reshape(keep.shape), biases),
+                               "seconds": time.perf_counter() - began})
+            target.kernel.assign(weights)
+            if target.use_bias:
+                target.bias.assign(biases)
+        return report
+
+    def _gram(self, i: int, prefix: str) -> LayerGram:
+        """Layer i's LayerGram over the images, its inputs from the re-fitted copy as it now is (its earlier
+        layers hold the re-fit of the prefix `prefix` digests), its targets the unpruned pre-activations."""
+        if prefix in self._grams[i]:
+            self._grams[i].move_to_end(prefix)
+            return self._grams[i][prefix]
+        s = self.specs[i]
+        source, target = self.model.layers[s.index], self.fitted.layers[s.index]
+        stats = LayerGram(s.size // s.shape[-1], s.shape[-1])
+        for y, a_target in zip(self._targets(i), _batches(self._inputs[i], self.x, self.batch_size)):
+            stats.add(kernel_inputs(target, a_target), y)
+        self._remember(self._grams[i], prefix, stats)
+        return stats
+
+    def _targets(self, i: int) -> Iterator[np.ndarray]:
+        """The unpruned model's pre-activations of layer i, batch by batch (rows, units) in float64; kept after
+        their first use when every layer's fit in TARGET_BYTES (they never change)."""
+        if i in self._kept_targets:
+            yield from self._kept_targets[i]
+            return
+        s = self.specs[i]
+        source = self.model.layers[s.index]
+        batches = []
+        for a in _batches(self._source[i], self.x, self.batch_size):
+            y = np.asarray(_pre_activation(source, a), np.float64).reshape(-1, s.shape[-1])
+            batches.append(y)
+            yield y
+        if self.keep and self._target_bytes() <= TARGET_BYTES:
+            self._kept_targets[i] = batches
+
+    def _target_bytes(self) -> int:
+        """What every layer's pre-activations over the images take in float64."""
+        return sum(8 * len(self.x) * int(np.prod(self.model.layers[s.index].output.shape[1:])) for s in self.specs)
+
+    def _remember(self, kept: OrderedDict, key: str, value) -> None:
+        if self.keep:
+            kept[key] = value
+            while len(kept) > self.keep:
+                kept.popitem(last=False)
 
 
 def refit(model, masks: Mapping[str, np.ndarray], x: np.ndarray, ridge: float = DEFAULT_RIDGE,
           batch_size: int = DEFAULT_BATCH) -> tuple[object, dict]:
-    """A copy of `model` pruned by `masks` whose kept weights and biases are re-solved in closed form.
-
-    Layer by layer in model order, each output unit's kept weights and bias are the ridge least
-    squares fit (`solve_unit`, ridge `ridge` × rows on the weights only) of the unpruned model's
-    pre-activation on its own inputs, from the inputs the copy gives the layer over the images
-    `x`, its earlier layers already re-fitted and pruned, so one layer's error is not passed on
-    uncorrected. No gradient step; `model` is untouched; pruned weights are exactly 0.0.
+    """A copy of `model` pruned by `masks` whose kept weights and biases are re-solved in closed form
+    on the images `x` (see `Refitter`); `model` is untouched.
 
     The report: `{ridge, images, seconds, layers: [{name, rows, kept, size, error_before,
-    error_after, seconds}]}`, with each layer's relative reconstruction error
-    `||XW + b − Y||² / ||Y||²` on those inputs X, for the masked original weights (before) and
-    the re-fitted ones (after).
+    error_after, seconds}]}` (`Refitter.fit`).
     """
-    specs = models.prunable_layers(model)
-    masks = check_masks(masks, specs)
-    for s in specs:
-        _check_supported(model.layers[s.index])
-    fitted = models.masked_copy(model, masks)
-    layers, start = [], time.perf_counter()
-    for s in specs:
-        began = time.perf_counter()
-        source, target = model.layers[s.index], fitted.layers[s.index]
-        kernel = source.kernel.numpy().reshape(-1, s.shape[-1]).astype(np.float64)
-        bias = source.bias.numpy().astype(np.float64) if source.use_bias else np.zeros(s.shape[-1])
-        stats = LayerGram(*kernel.shape)
-        for a_source, a_target in zip(_layer_inputs(model, source, x, batch_size),
-                                      _layer_inputs(fitted, target, x, batch_size)):
-            stats.add(kernel_inputs(target, a_target),
-                      np.asarray(_pre_activation(source, a_source), np.float64).reshape(-1, s.shape[-1]))
-        keep = masks[s.name].reshape(kernel.shape)
-        weights, biases = stats.solve(keep, ridge, source.use_bias)
-        target.kernel.assign(weights.reshape(s.shape).astype(target.kernel.dtype))
-        if source.use_bias:
-            target.bias.assign(biases.astype(target.bias.dtype))
-        layers.append({"name": s.name, "rows": stats.rows, "kept": int(keep.sum()), "size": s.size,
-                       "error_before": stats.relative_error(kernel * keep, bias),
-                       "error_after": stats.relative_error(weights, biases),
-                       "seconds": time.perf_counter() - began})
-    return fitted, {"ridge": ridge, "images": len(x), "seconds": time.perf_counter() - start, "layers": layers}
+    start = time.perf_counter()
+    refitter = Refitter(model, x, ridge, batch_size)
+    layers = refitter.fit(masks)
+    return refitter.fitted, {"ridge": ridge, "images": len(x), "seconds": time.perf_counter() - start,
+                             "layers": layers}

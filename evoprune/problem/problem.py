@@ -38,13 +38,16 @@ class Problem:
     images; no TensorFlow objects): `evoprune.init_worker(problem)` prepares a worker.
     `incremental=False` makes its evaluators run every whole-model genome's full forward instead
     of starting from cached activations of a shared prefix (the same scores, bit for bit; slower).
+    `refit=True` scores every mask set after re-fitting its kept weights in closed form on the
+    problem's images (`evaluation.refitted.RefitEvaluator`): a search then sees the re-fitted
+    accuracy, and `problem.refit(masks)` gives the model it saw.
     """
 
     def __init__(self, model, x: np.ndarray, y: np.ndarray, *, objective: str = "floor", delta: float = 0.005,
                  confidence: float = 0.95, loss_weight: float = 1e-4, loss_to_warmup: float = 1.0,
                  relative_threshold: bool = False, scope: str = "model", layer: str | None = None,
                  masks: Mapping[str, np.ndarray] | None = None, importance: str = "magnitude",
-                 scores: Mapping[str, np.ndarray] | None = None, incremental: bool = True):
+                 scores: Mapping[str, np.ndarray] | None = None, incremental: bool = True, refit: bool = False):
         if objective not in OBJECTIVES:
             raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
         if scope not in SCOPES or (scope == "layer") != (layer is not None):
@@ -64,7 +67,7 @@ class Problem:
         self.x, self.y = x, y
         self.objective_name, self.delta, self.confidence = objective, delta, confidence
         self.loss_weight, self.loss_to_warmup, self.relative_threshold = loss_weight, loss_to_warmup, relative_threshold
-        self.importance, self.incremental = importance, incremental
+        self.importance, self.incremental, self.refits = importance, incremental, refit
         self.token = uuid.uuid4().hex
         self._model, self._scores, self._baseline = model, scores, None
 
@@ -82,8 +85,10 @@ class Problem:
     # ----- evaluation -----
     def build_evaluator(self):
         """This problem's mask evaluator, for the process it is called in (see `evaluation.registry`)."""
-        from ..evaluation import MaskEvaluator
+        from ..evaluation import MaskEvaluator, RefitEvaluator
 
+        if self.refits:
+            return RefitEvaluator(models.from_bytes(self.model_bytes), self.x, self.y)
         return MaskEvaluator(models.from_bytes(self.model_bytes), self.x, self.y, incremental=self.incremental)
 
     def objective(self, baseline):

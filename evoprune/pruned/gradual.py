@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import resource
+from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
@@ -10,7 +11,8 @@ import numpy as np
 from .._tf import import_keras
 from ..errors import ConfigError
 from ..network import models
-from ..network.masks import LayerSpec, Masks, check_masks, full_masks, sparsity_global
+from ..network.masks import (LayerSpec, Masks, check_masks, full_masks, layer_sparsity, sparsity_global,
+                             sparsity_layer_mean)
 from ..problem import importance
 from .finetune import FINETUNE_DEFAULTS, MaskConstraint
 
@@ -75,6 +77,22 @@ def score_rule(scores: Callable[[object, Sequence[LayerSpec]], importance.Scores
 magnitude_rule: Rule = score_rule(importance.magnitude)
 """Global magnitude pruning of the weights as they are at the pruning step."""
 
+RULES = ("magnitude", "reconstruction", "saliency")
+
+
+def named_rule(name: str, x_train: np.ndarray | None = None, y_train: np.ndarray | None = None) -> Rule:
+    """The rule `name` of `RULES`: |w|, or `problem.importance`'s reconstruction or saliency scores computed on
+    (x_train, y_train) from the weights as they are at each pruning step."""
+    if name == "magnitude":
+        return magnitude_rule
+    if name not in RULES:
+        raise ConfigError(f"unknown rule {name!r} (choose from {', '.join(RULES)})")
+    if x_train is None or (name == "saliency" and y_train is None):
+        raise ConfigError(f"the {name} rule needs the training images")
+    if name == "reconstruction":
+        return score_rule(lambda model, specs: importance.reconstruction(model, specs, x_train))
+    return score_rule(lambda model, specs: importance.saliency(model, specs, x_train, y_train))
+
 
 @dataclass
 class GradualResult:
@@ -94,7 +112,8 @@ def _hold(model, masks: Masks) -> None:
         kernel.constraint = MaskConstraint(mask, kernel.dtype)
 
 
-def _pruner(schedule: PolynomialDecay, rule: Rule, specs: Sequence[LayerSpec]):
+def _pruner(schedule: PolynomialDecay, rule: Rule, specs: Sequence[LayerSpec],
+            on_epoch: Callable[[dict], None] | None = None):
     keras = import_keras()
 
     class GradualPruning(keras.callbacks.Callback):
@@ -103,7 +122,7 @@ def _pruner(schedule: PolynomialDecay, rule: Rule, specs: Sequence[LayerSpec]):
         def __init__(self):
             super().__init__()
             self.step, self.masks = 0, full_masks(specs)
-            self.epoch_sparsity: list[float] = []
+            self.rows: list[dict] = []
             self.log: list[dict] = []
 
         def on_train_batch_begin(self, batch, logs=None):
@@ -119,7 +138,12 @@ def _pruner(schedule: PolynomialDecay, rule: Rule, specs: Sequence[LayerSpec]):
             self.step += 1
 
         def on_epoch_end(self, epoch, logs=None):
-            self.epoch_sparsity.append(sparsity_global(self.masks))
+            # Keras' epoch logs (loss, accuracy, val_*) are what its History records for the epoch.
+            row = {"epoch": epoch + 1, "sparsity": sparsity_global(self.masks),
+                   **{key: float(value) for key, value in (logs or {}).items()}}
+            self.rows.append(row)
+            if on_epoch is not None:
+                on_epoch(dict(row))
 
     return GradualPruning()
 
@@ -129,7 +153,7 @@ def gradual_prune(model, x_train: np.ndarray, y_train: np.ndarray, schedule: Pol
                   optimizer: str = FINETUNE_DEFAULTS["optimizer"],
                   learning_rate: float = FINETUNE_DEFAULTS["learning_rate"],
                   batch_size: int = FINETUNE_DEFAULTS["batch_size"], seed: int = FINETUNE_DEFAULTS["seed"],
-                  callbacks: list | None = None) -> GradualResult:
+                  callbacks: list | None = None, on_epoch: Callable[[dict], None] | None = None) -> GradualResult:
     """Train a copy of `model` while pruning it by `schedule`; `model` is untouched.
 
     At each of the schedule's steps (optimizer steps from 0, see `PolynomialDecay`), before that
@@ -139,7 +163,8 @@ def gradual_prune(model, x_train: np.ndarray, y_train: np.ndarray, schedule: Pol
     pruning-step log says both). The masks are applied and held by `MaskConstraint` after every
     update, so pruned weights are exactly zero whenever a batch runs and at the end. Seeded; the
     last epoch's weights are kept. `history` has per epoch the global sparsity at its end and
-    Keras' loss and accuracy (and validation ones with `x_val`).
+    Keras' loss and accuracy (and validation ones with `x_val`); `on_epoch(row)` receives each row as its
+    epoch ends (e.g. to write history.csv as training goes).
     """
     total = epochs * math.ceil(len(x_train) / batch_size)
     if schedule.end_step >= total:
@@ -148,16 +173,48 @@ def gradual_prune(model, x_train: np.ndarray, y_train: np.ndarray, schedule: Pol
     models.set_seed(seed)
     pruned = models.clone(model)
     specs = models.prunable_layers(pruned)
-    pruner = _pruner(schedule, rule, specs)
+    pruner = _pruner(schedule, rule, specs, on_epoch)
     models.compile_model(pruned, optimizer, learning_rate)
     try:
-        fit = pruned.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=0,
+        pruned.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=0,
                          validation_data=(x_val, y_val) if x_val is not None else None,
                          callbacks=[pruner, *(callbacks or [])])
     finally:
         for s in specs:
             pruned.layers[s.index].kernel.constraint = None
-    history = [{"epoch": e + 1, "sparsity": sparsity,
-                **{key: float(values[e]) for key, values in fit.history.items()}}
-               for e, sparsity in enumerate(pruner.epoch_sparsity)]
-    return GradualResult(models.clone(pruned), pruner.masks, history, pruner.log)
+    return GradualResult(models.clone(pruned), pruner.masks, pruner.rows, pruner.log)
+
+
+def summarize(model, result: GradualResult, x_test: np.ndarray, y_test: np.ndarray, schedule: PolynomialDecay,
+              epochs: int, settings: dict) -> dict:
+    """summary.json of a gradual run: the figures `prune`'s summary has (test set; `baseline_*` are `model`'s, the
+    unpruned one), with `"algorithm": "gradual"`, `finetune_epochs`, the schedule and the pruning-step log.
+
+    Per layer there is no "accuracy after this layer" (every mask was learnt with the weights, together), so each
+    layer's `accuracy` and `loss` are None; `pruned_weights_nonzero` is counted in the trained model (0 by
+    construction).
+    """
+    base_loss, base_acc = models.evaluate(models.clone(model), x_test, y_test)
+    final_loss, final_acc = models.evaluate(models.clone(result.model), x_test, y_test)
+    specs = models.prunable_layers(result.model)
+    masks = result.masks
+    s_mean = sparsity_layer_mean(masks)
+    nonzero = sum(int(np.count_nonzero(result.model.layers[s.index].kernel.numpy()[~masks[s.name]])) for s in specs)
+    last = result.history[-1] if result.history else {}
+    return {
+        "algorithm": "gradual", "seed": settings.get("seed"), "eval_set": "train", "rule": settings.get("rule"),
+        "baseline_accuracy": base_acc, "baseline_loss": base_loss,
+        "final_accuracy": final_acc, "final_loss": final_loss,
+        "sparsity_layer_mean": s_mean, "sparsity_global": sparsity_global(masks),
+        "trade_off": s_mean * final_acc / base_acc if base_acc > 0 else 0.0,
+        # No candidate masks are evaluated: the masks come from the weights as training goes.
+        "evaluations": 0, "budget": 0,
+        "finetune_epochs": epochs, "settings": dict(settings),
+        "schedule": {**asdict(schedule), "kind": "polynomial_decay"},
+        "val_accuracy_last_epoch": last.get("val_accuracy"), "pruned_weights_nonzero": nonzero,
+        "peak_memory_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "layers": [{"name": s.name, "index": s.index, "kernel_size": s.size,
+                    "weights_kept": int(masks[s.name].sum()), "sparsity": layer_sparsity(masks[s.name]),
+                    "accuracy": None, "loss": None} for s in specs],
+        "pruning_steps": list(result.pruning_steps),
+    }

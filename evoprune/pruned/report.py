@@ -8,6 +8,10 @@ import numpy as np
 from ..network import models
 from ..network.masks import sparsity_global, sparsity_layer_mean
 
+MACHINE_KEYS = frozenset({"seconds", "evaluations_per_second", "seconds_per_evaluation", "peak_memory_mib", "export"})
+"""summary.json keys that measure the machine (time, memory, file sizes), not the run: the rest is the same,
+bit for bit, when a run is repeated, resumed or spread over workers."""
+
 
 def summarize(model, result, x_test: np.ndarray, y_test: np.ndarray) -> dict:
     """summary.json's figures: search-set figures from the search, every reported figure from the test set.

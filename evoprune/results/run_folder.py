@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -76,13 +76,15 @@ class RunFolder:
     def path(self, name: str) -> str:
         return os.path.join(self.out, name)
 
-    def start(self, manifest: Mapping) -> list:
+    def start(self, manifest: Mapping, history_fields: Sequence[str] | None = None) -> list:
         """Write run.json (a resumed run keeps its own, with the resume noted) and return the callbacks that record
-        the run: the history writer first, the checkpointer last (call `close` when the search ends)."""
+        the run: the history writer first, the checkpointer last (call `close` when the search ends).
+        `history_fields` are history.csv's columns when they are not a search's (e.g. `evoprune gradual`'s epochs)."""
         if self.manifest is None:
             self.manifest = dict(manifest)
         io.write_json(self.path("run.json"), self.manifest)
-        self.history = HistoryWriter(self.path("history.csv"))
+        self.history = (HistoryWriter(self.path("history.csv")) if history_fields is None
+                        else HistoryWriter(self.path("history.csv"), history_fields))
         resumed_at = self.state.evaluations if self.state is not None else None
         return [self.history, checkpoint.Checkpointer(self.out, self.every, self.seconds, self.say, resumed_at)]
 

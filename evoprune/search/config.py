@@ -15,7 +15,7 @@ from ..problem.toolbox import MOVES, STARTS
 EVAL_SETS = ("train+validation", "validation", "test")
 SCOPES = ("layers", "model")
 IMPORTANCES = ("magnitude", "reconstruction", "saliency", "none")  # scores guiding informed starts and moves
-REFITS = ("no", "after")
+REFITS = ("no", "after", "loop")
 OBJECTIVE_SETTINGS = ("objective", "delta", "confidence", "loss_weight", "loss_to_warmup", "relative_threshold")
 
 
@@ -65,7 +65,8 @@ class SearchConfig:
     # its drop from the baseline exceeds delta at one-sided `race_confidence` (floor objective only).
     race: bool = False
     race_confidence: float = 0.999
-    # after: re-fit the found masks' kept weights in closed form on the training images, once the search is done
+    # after: re-fit the found masks' kept weights in closed form on the training images, once the search is done;
+    # loop: score every mask after its re-fit on the search images, and keep the re-fit the search saw
     refit: str = "no"
     settings: Mapping[str, Any] = field(default_factory=dict)
 
@@ -93,6 +94,8 @@ class SearchConfig:
             raise ConfigError(f"--confidence must be in [0.5, 1), got {self.confidence}")
         if not 0.5 < self.race_confidence < 1.0:
             raise ConfigError(f"--race-confidence must be in (0.5, 1), got {self.race_confidence}")
+        if self.race and self.refit == "loop":
+            raise ConfigError("--race cannot be combined with --refit loop: a re-fit needs every search image")
         if self.race and self.objective != "floor":
             raise ConfigError("--race drops masks that cannot meet the accuracy floor: it needs --objective floor")
         for name, choices in (("objective", OBJECTIVES), ("importance", IMPORTANCES), ("moves", MOVES),

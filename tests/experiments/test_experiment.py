@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from evoprune.cli import main
+from evoprune.pruned.report import MACHINE_KEYS
 
 pytestmark = pytest.mark.slow
-VOLATILE = {"seconds", "evaluations_per_second", "export"}
+VOLATILE = MACHINE_KEYS
 RUNS = [f"{v}-seed{s}" for v in ("ga-1pt", "ga-2pt", "sa") for s in (0, 1)]
 
 

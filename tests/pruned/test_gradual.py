@@ -106,3 +106,25 @@ def test_gradual_pruning_is_reproducible(tiny_model, small_mnist):
             for _ in range(2)]
     assert all(np.array_equal(runs[0].masks[n], runs[1].masks[n]) for n in runs[0].masks)
     assert all(np.array_equal(a, b) for a, b in zip(runs[0].model.get_weights(), runs[1].model.get_weights()))
+
+
+@pytest.mark.parametrize("name", ["reconstruction", "saliency"])
+def test_the_importance_rules_prune_to_the_target(tiny_model, small_mnist, name):
+    from evoprune.pruned.gradual import named_rule
+
+    x, y = small_mnist[0][:400], small_mnist[1][:400]
+    result = gradual_prune(tiny_model, x, y, PolynomialDecay(0.2, 0.7, 0, 4, 2), epochs=1, batch_size=50,
+                           rule=named_rule(name, x, y))
+    assert sparsity_global(result.masks) == pytest.approx(0.7, abs=0.01)
+    assert [h["epoch"] for h in result.history] == [1]
+    for mask_name, mask in result.masks.items():
+        assert np.all(result.model.get_layer(mask_name).kernel.numpy()[~mask] == 0.0)
+
+
+def test_an_unknown_rule_is_refused():
+    from evoprune.pruned.gradual import named_rule
+
+    with pytest.raises(ConfigError, match="unknown rule"):
+        named_rule("taylor")
+    with pytest.raises(ConfigError, match="needs the training images"):
+        named_rule("saliency")

@@ -1,0 +1,75 @@
+"""Scores masks after their closed-form re-fit: the fitness of a search with the re-fit in the loop."""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .._tf import import_keras
+from ..network import models
+from ..network.masks import split
+from ..network.refit import DEFAULT_BATCH, DEFAULT_RIDGE, Refitter
+from .context import Context, EvalResult, checked_images, unpack_genome, unpack_mask, verified_fixed_masks
+
+# Prefixes of masks whose Gram statistics and solved weights each layer keeps: the current solution's
+# and a few recent ones (a move that changes one late layer then re-solves that layer and those after).
+PREFIXES_PER_LAYER = 4
+
+
+class RefitEvaluator:
+    """Scores each mask set by the model whose kept weights are re-fitted for it (`network.refit.Refitter`) on the
+    evaluation images themselves, so a search sees how far re-fitting lets it prune.
+
+    The unpruned model is not re-fitted: a mask set that prunes nothing scores as the model itself
+    (the baseline that objectives compare with). Scores are exact and independent of what was
+    evaluated before: work kept from earlier mask sets gives the same bits as work done anew.
+    """
+
+    def __init__(self, model, x: np.ndarray, y: np.ndarray, ridge: float = DEFAULT_RIDGE,
+                 batch_size: int = DEFAULT_BATCH):
+        self.model = model
+        self.specs = models.prunable_layers(model)
+        self._x, self._y = checked_images(x, y)
+        self.n, self.batch_size = len(self._y), batch_size
+        self.refitter = Refitter(model, self._x, ridge, batch_size, keep=PREFIXES_PER_LAYER)
+        self._unpruned = import_keras().Model(model.inputs, model.outputs)  # called as the re-fitted copy is
+
+    def evaluate(self, context: Context, candidates: Sequence[np.ndarray],
+                 race: Callable[[EvalResult], bool] | None = None) -> list[EvalResult]:
+        """Score packed masks of `context.layer` (or whole-model genomes when it is None) after their re-fit.
+
+        Racing is not offered: the re-fit needs every image before anything can be scored.
+        """
+        if race is not None:
+            raise ValueError("masks scored after a re-fit cannot be raced")
+        fixed = verified_fixed_masks(context, self.specs)
+        results = []
+        for packed in candidates:
+            if context.layer is None:
+                masks = split(unpack_genome(packed, sum(s.size for s in self.specs)), self.specs)
+            else:
+                spec = next(s for s in self.specs if s.name == context.layer)
+                masks = {**fixed, spec.name: unpack_mask(packed, spec)}
+            results.append(self._score(masks))
+        return results
+
+    def _score(self, masks: dict) -> EvalResult:
+        if all(m.all() for m in masks.values()):
+            return self._result(self._unpruned)
+        self.refitter.fit(masks)
+        return self._result(self.refitter.output)
+
+    def _result(self, model) -> EvalResult:
+        """Per-image cross-entropy and matches of `model` over the images, in batches of a fixed size."""
+        keras = import_keras()
+        losses, matches = [], []
+        for i in range(0, self.n, self.batch_size):
+            probs = model([self._x[i:i + self.batch_size]], training=False)  # a list, as the inputs are
+            y = self._y[i:i + self.batch_size]
+            losses.append(np.asarray(keras.losses.sparse_categorical_crossentropy(y, probs)))
+            matches.append(np.argmax(np.asarray(probs), axis=1) == y)
+        loss, match = np.concatenate(losses), np.concatenate(matches)
+        correct = int(np.count_nonzero(match))
+        # One 1-D float64 reduction of the per-image losses, as the mask evaluator does.
+        return EvalResult(float(np.sum(loss.astype(np.float64))) / self.n, correct / self.n, correct, images=self.n,
+                          matches=np.packbits(match).tobytes())
