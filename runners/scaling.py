@@ -21,8 +21,6 @@ import time
 
 import numpy as np
 
-VOLATILE = {"seconds", "evaluations_per_second", "export"}
-
 
 def model_and_data(args):
     """The reference LeNet-5 (the experiments' default training, from the baseline cache) and its data."""
@@ -78,6 +76,7 @@ def experiment_times(out, model_path, data_path, n: int, budget: int) -> None:
     """(2) one experiment run by run in this process, run by run in one single-threaded worker, spread over n."""
     from evoprune.experiments import experiment
     from evoprune.experiments.spec import parse
+    from evoprune.pruned.report import MACHINE_KEYS
 
     spec = parse({"title": "scaling", "seeds": 2 * n, "budget": budget, "data": {"path": data_path} if data_path else {},
                   "model": {"path": model_path},
@@ -97,7 +96,7 @@ def experiment_times(out, model_path, data_path, n: int, budget: int) -> None:
             got = {}
             for name in sorted(os.listdir(os.path.join(folder, "runs"))):
                 with open(os.path.join(folder, "runs", name, "summary.json")) as f:
-                    got[name] = {k: v for k, v in json.load(f).items() if k not in VOLATILE}
+                    got[name] = {k: v for k, v in json.load(f).items() if k not in MACHINE_KEYS}
             reference = reference or got
             assert got == reference, f"{label}: other runs than run by run"
             first = times["run by run in one process (TF on every core)"]
