@@ -39,3 +39,19 @@ python runners/versus_baselines.py --model "$MODEL" --data "$MNIST" \
 # Issue 8: an NSGA-II front of 1,000 evaluations against the one-shot curves, then masked fine-tuning
 # of front points near 90 % and 92 % (chosen on validation) beside magnitude pruning at the same sparsity.
 python runners/nsga2_front.py --model "$MODEL" --data "$MNIST" --out $R/nsga2-mnist5k
+
+# Issue 16: operators compared (4 variants × 10 seeds, spread over the cores), and how the cores are used.
+evoprune experiment run runners/specs/operators.toml --out $R/experiment-operators --workers 2 --no-progress
+python runners/scaling.py --data "$MNIST" --out $R/scaling.txt
+
+# Issue 18: the evaluator's speed (the study's workload, the default search with and without the fast
+# evaluation, SA with 4 proposals on 1 and 2 workers), and the 1-million-weight CNN on Fashion-MNIST.
+python runners/bench.py --data "$MNIST" --out $R
+evoprune experiment run runners/specs/fashion-cnn.toml --out $R/fashion-cnn --workers 2 --no-progress
+
+# Issue 19: one-shot masks with and without the closed-form re-fit, the re-fit's cost in the loop,
+# and gradual pruning against one-shot magnitude + the same fine-tuning.
+BASE=$(python -c "import json; print(json.load(open('$R/experiment-operators/experiment.json'))['model']['path'])")
+python runners/refit_curve.py --model "$BASE" --data "$MNIST" --out $R/refit-curve
+python runners/refit_cost.py --data "$MNIST" --budget 60 --out $R/refit-curve
+bash $R/gradual-mnist5k/run.sh

@@ -1,8 +1,9 @@
 #!/bin/bash
 # Choosing the learning rate once, on validation accuracy only (seed 100, not a reported seed).
 set -e
-cd /work/main && source .venv/bin/activate
-M=/root/.cache/evoprune/baselines/mnist-89a7376f24cc6e12/model.keras
+cd "$(dirname "$0")/../.."   # the repository
+# the experiments' LeNet-5 (96.57 %), from the baseline cache: the model results/experiment-operators names
+M=${M:-$(python -c "import json; print(json.load(open('results/experiment-operators/experiment.json'))['model']['path'])")}
 D=../shared/data/mnist/mnist-5k.npz
 R=results/gradual-mnist5k/pilot
 for lr in 0.001 0.003; do

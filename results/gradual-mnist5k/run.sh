@@ -2,8 +2,9 @@
 # The reference runs: gradual pruning and one-shot magnitude + the same fine-tuning (Adam 3e-3, 60 epochs,
 # batch 128), seeds 0-2, at 94 % then 96 % global sparsity. Settings chosen once in pilot.sh (validation only).
 set -e
-cd /work/main && source .venv/bin/activate
-M=/root/.cache/evoprune/baselines/mnist-89a7376f24cc6e12/model.keras
+cd "$(dirname "$0")/../.."   # the repository
+# the experiments' LeNet-5 (96.57 %), from the baseline cache: the model results/experiment-operators names
+M=${M:-$(python -c "import json; print(json.load(open('results/experiment-operators/experiment.json'))['model']['path'])")}
 D=../shared/data/mnist/mnist-5k.npz
 R=results/gradual-mnist5k
 LR=0.003
