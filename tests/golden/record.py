@@ -1,7 +1,7 @@
 """Record the golden outputs of `cases.CASES` on this machine: `python tests/golden/record.py --data PATH`.
 
 Run it with the code whose behaviour is the reference (before a refactor), then commit
-tests/golden/*.json; tests/test_golden.py compares later code with them on the same machine.
+tests/golden/*.json (the model is trained, or reused from the baseline cache, at run time: `cases.base_model`); tests/test_golden.py compares later code with them on the same machine.
 """
 from __future__ import annotations
 
