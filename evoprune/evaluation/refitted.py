@@ -32,7 +32,7 @@ class RefitEvaluator:
         self._x, self._y = checked_images(x, y)
         self.n, self.batch_size = len(self._y), batch_size
         self.refitter = Refitter(model, self._x, ridge, batch_size, keep=PREFIXES_PER_LAYER)
-        self._unpruned = import_keras().Model(model.inputs, model.outputs)  # called as the re-fitted copy is
+        self._unpruned: np.ndarray | None = None
 
     def evaluate(self, context: Context, candidates: Sequence[np.ndarray],
                  race: Callable[[EvalResult], bool] | None = None) -> list[EvalResult]:
@@ -55,20 +55,21 @@ class RefitEvaluator:
 
     def _score(self, masks: dict) -> EvalResult:
         if all(m.all() for m in masks.values()):
-            return self._result(self._unpruned)
+            return self._result(self._unpruned_outputs())
         self.refitter.fit(masks)
-        return self._result(self.refitter.output)
+        return self._result(self.refitter.outputs())
 
-    def _result(self, model) -> EvalResult:
-        """Per-image cross-entropy and matches of `model` over the images, in batches of a fixed size."""
-        keras = import_keras()
-        losses, matches = [], []
-        for i in range(0, self.n, self.batch_size):
-            probs = model([self._x[i:i + self.batch_size]], training=False)  # a list, as the inputs are
-            y = self._y[i:i + self.batch_size]
-            losses.append(np.asarray(keras.losses.sparse_categorical_crossentropy(y, probs)))
-            matches.append(np.argmax(np.asarray(probs), axis=1) == y)
-        loss, match = np.concatenate(losses), np.concatenate(matches)
+    def _unpruned_outputs(self) -> np.ndarray:
+        """The unpruned model's outputs over the images: computed once, in batches of the re-fit's size."""
+        if self._unpruned is None:
+            self._unpruned = np.concatenate([np.asarray(self.model(self._x[i:i + self.batch_size], training=False))
+                                             for i in range(0, self.n, self.batch_size)])
+        return self._unpruned
+
+    def _result(self, probs: np.ndarray) -> EvalResult:
+        """Per-image cross-entropy and matches of the model outputs `probs` (N, classes) over the images."""
+        loss = np.asarray(import_keras().losses.sparse_categorical_crossentropy(self._y, probs))
+        match = np.argmax(probs, axis=1) == self._y
         correct = int(np.count_nonzero(match))
         # One 1-D float64 reduction of the per-image losses, as the mask evaluator does.
         return EvalResult(float(np.sum(loss.astype(np.float64))) / self.n, correct / self.n, correct, images=self.n,

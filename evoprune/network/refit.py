@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from functools import partial
 from typing import Iterator, Mapping
 
 import numpy as np
 import scipy.linalg
+from threadpoolctl import ThreadpoolController
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .._tf import import_keras
+from .._tf import import_keras, import_tensorflow
 from ..errors import ModelError
 from . import models
 from .masks import check_masks, digest
@@ -19,6 +21,10 @@ DEFAULT_RIDGE = 1e-3
 
 TARGET_BYTES = 1 << 30
 """Re-fits that keep work (`Refitter(keep > 0)`) keep the unpruned pre-activations if all of them fit in this."""
+
+ACTIVATION_BYTES = 1 << 30
+"""What the re-fitted copy's kept activations may take in all; an activation larger than its share
+(this over the entries kept per bound) is computed anew when needed."""
 
 DEFAULT_BATCH = 500
 """Images per forward pass; a LeNet-5 conv1 batch of 500 is 392,000 patch rows (78 MB in float64)."""
@@ -129,10 +135,27 @@ def _pre_activation(layer, a):
     return y + layer.bias if layer.use_bias else y
 
 
-def _batches(probe, x: np.ndarray, batch_size: int) -> Iterator:
-    """`probe`'s output over `x`, batch by batch."""
+def _probe(probe, a):
+    """A sub-model's output for one batch of the model's (single) input."""
+    return probe(a, training=False)
+
+
+def _probe_pre_activation(probe, layer, a):
+    """`layer`'s pre-activation for one batch of the model's inputs, `probe` giving what enters it."""
+    return _pre_activation(layer, _probe(probe, a))
+
+
+def _compiled(fn, shape: tuple):
+    """`fn` over one batch (None, *shape) of float32 inputs as a compiled graph: one trace, no Keras per-layer
+    Python on every call (the eager forward was most of a re-fit's time)."""
+    tf = import_tensorflow()
+    return tf.function(fn, input_signature=[tf.TensorSpec((None, *shape), tf.float32)], autograph=False)
+
+
+def _over_batches(fn, x: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
+    """`fn`'s output over `x`, batch by batch, as numpy arrays."""
     for i in range(0, len(x), batch_size):
-        yield probe([x[i:i + batch_size]], training=False)  # a list, as the probes' inputs are
+        yield np.asarray(fn(x[i:i + batch_size]))
 
 
 class Refitter:
@@ -153,19 +176,42 @@ class Refitter:
 
     def __init__(self, model, x: np.ndarray, ridge: float = DEFAULT_RIDGE, batch_size: int = DEFAULT_BATCH,
                  keep: int = 0):
+        from ..evaluation.graph import chain_layers  # here, not at the top: the evaluation package imports this module
         keras = import_keras()
         self.model, self.x, self.ridge, self.batch_size, self.keep = model, x, ridge, batch_size, keep
         self.specs = models.prunable_layers(model)
         for s in self.specs:
             _check_supported(model.layers[s.index])
         self.fitted = models.clone(model)
-        self.output = keras.Model(self.fitted.inputs, self.fitted.outputs)
-        self._source = [keras.Model(model.inputs, model.layers[s.index].input) for s in self.specs]
-        self._inputs = [keras.Model(self.fitted.inputs, self.fitted.layers[s.index].input) for s in self.specs]
+        self._chain = chain_layers(self.fitted)
+        self._steps = self._compile_steps()
+        self._targets_of = [_compiled(partial(_probe_pre_activation, keras.Model(model.inputs, model.layers[s.index].input),
+                                              model.layers[s.index]), x.shape[1:]) for s in self.specs]
         self._grams: list[OrderedDict] = [OrderedDict() for _ in self.specs]
         self._solved: list[OrderedDict] = [OrderedDict() for _ in self.specs]
+        self._acts: list[OrderedDict] = [OrderedDict() for _ in range(len(self.specs) + 1)]
+        self._keys: list[str] = []  # the digests of the last fitted mask set's prefixes, of 0 to all layers
         self._kept_targets: dict[int, list] = {}
         self.solves = 0  # layers solved (not taken from what was kept)
+        self._blas = ThreadpoolController()
+
+    def _compile_steps(self) -> list:
+        """Step i gives the re-fitted copy's activations entering bound i, the prunable layer `specs[i]` or, for
+        i = len(specs), the output. On a chain it runs the layers between bound i − 1 and bound i on what entered
+        bound i − 1 (the images for i = 0; None when nothing runs before the first prunable layer), so a prefix
+        of masks already seen starts where it ended; on other graphs, the copy from the images."""
+        from ..evaluation.graph import run_layers
+        keras = import_keras()
+        if self._chain is None:
+            ends = [self.fitted.layers[s.index].input for s in self.specs] + [self.fitted.output]
+            return [_compiled(partial(_probe, keras.Model(self.fitted.inputs, end)), self.x.shape[1:]) for end in ends]
+        bounds = [0] + [s.index for s in self.specs] + [len(self._chain)]
+        steps = []
+        for begin, end in zip(bounds, bounds[1:]):
+            layers = [layer for layer in self._chain[begin:end] if not isinstance(layer, keras.layers.InputLayer)]
+            shape = self.x.shape[1:] if begin == 0 else tuple(self._chain[begin].input.shape[1:])
+            steps.append(_compiled(partial(run_layers, layers), shape) if layers else None)
+        return steps
 
     def fit(self, masks: Mapping[str, np.ndarray]) -> list[dict]:
         """Give `self.fitted` the re-fit of `masks` (checked). Returns, for each layer solved now (not
@@ -173,16 +219,24 @@ class Refitter:
         relative reconstruction error `||XW + b − Y||² / ||Y||²` on its inputs X for the masked
         original weights (before) and the re-fitted ones (after)."""
         masks = check_masks(masks, self.specs)
+        # One BLAS thread: a unit's factorization is small, and threads that wait for a busy core (another
+        # worker's, TensorFlow's) made them 20x slower; and the bits then do not depend on the thread count.
+        with self._blas.limit(limits=1, user_api="blas"):
+            return self._fit(masks)
+
+    def _fit(self, masks: dict) -> list[dict]:
+        """`fit` for checked masks."""
+        self._keys = [digest({t.name: masks[t.name] for t in self.specs[:i]}) for i in range(len(self.specs) + 1)]
         report = []
         for i, s in enumerate(self.specs):
             began = time.perf_counter()
             target = self.fitted.layers[s.index]
-            key = digest({t.name: masks[t.name] for t in self.specs[:i + 1]})
+            key = self._keys[i + 1]
             if key in self._solved[i]:
                 self._solved[i].move_to_end(key)
                 weights, biases = self._solved[i][key]
             else:
-                stats = self._gram(i, digest({t.name: masks[t.name] for t in self.specs[:i]}))
+                stats = self._gram(i)
                 keep = masks[s.name].reshape(-1, s.shape[-1])
                 weights, biases = stats.solve(keep, self.ridge, target.use_bias)
                 weights, biases = weights.reshape(s.shape).astype(np.float32), biases.astype(np.float32)
@@ -200,19 +254,44 @@ class Refitter:
                 target.bias.assign(biases)
         return report
 
-    def _gram(self, i: int, prefix: str) -> LayerGram:
+    def outputs(self) -> np.ndarray:
+        """The re-fitted copy's outputs over the images (N, ...) for the mask set `fit` was last given."""
+        return self._activations(len(self.specs))
+
+    def _gram(self, i: int) -> LayerGram:
         """Layer i's LayerGram over the images, its inputs from the re-fitted copy as it now is (its earlier
-        layers hold the re-fit of the prefix `prefix` digests), its targets the unpruned pre-activations."""
+        layers hold the re-fit of the last fitted masks' prefix), its targets the unpruned pre-activations."""
+        prefix = self._keys[i]
         if prefix in self._grams[i]:
             self._grams[i].move_to_end(prefix)
             return self._grams[i][prefix]
         s = self.specs[i]
-        source, target = self.model.layers[s.index], self.fitted.layers[s.index]
+        target = self.fitted.layers[s.index]
         stats = LayerGram(s.size // s.shape[-1], s.shape[-1])
-        for y, a_target in zip(self._targets(i), _batches(self._inputs[i], self.x, self.batch_size)):
-            stats.add(kernel_inputs(target, a_target), y)
+        inputs = self._activations(i)
+        for y, begin in zip(self._targets(i), range(0, len(self.x), self.batch_size)):
+            stats.add(kernel_inputs(target, inputs[begin:begin + self.batch_size]), y)
         self._remember(self._grams[i], prefix, stats)
         return stats
+
+    def _activations(self, i: int) -> np.ndarray:
+        """What enters bound i (`_compile_steps`) in the re-fitted copy, whose layers before it hold the re-fit of
+        the last fitted masks' prefix: kept per prefix, and computed the same way whether the step before was kept
+        or not, so the same bits either way."""
+        key, kept = self._keys[i], self._acts[i]
+        if key in kept:
+            kept.move_to_end(key)
+            return kept[key]
+        if self._steps[i] is None:
+            return self.x
+        source = self.x if self._chain is None or i == 0 else self._activations(i - 1)
+        out = np.concatenate(list(_over_batches(self._steps[i], source, self.batch_size)))
+        # the last one of each bound at least: a chain's next step starts from it
+        if out.nbytes <= ACTIVATION_BYTES // (max(self.keep, 1) * len(self._acts)):
+            kept[key] = out
+            while len(kept) > max(self.keep, 1):
+                kept.popitem(last=False)
+        return out
 
     def _targets(self, i: int) -> Iterator[np.ndarray]:
         """The unpruned model's pre-activations of layer i, batch by batch (rows, units) in float64; kept after
@@ -220,11 +299,9 @@ class Refitter:
         if i in self._kept_targets:
             yield from self._kept_targets[i]
             return
-        s = self.specs[i]
-        source = self.model.layers[s.index]
         batches = []
-        for a in _batches(self._source[i], self.x, self.batch_size):
-            y = np.asarray(_pre_activation(source, a), np.float64).reshape(-1, s.shape[-1])
+        for y in _over_batches(self._targets_of[i], self.x, self.batch_size):
+            y = y.astype(np.float64).reshape(-1, self.specs[i].shape[-1])
             batches.append(y)
             yield y
         if self.keep and self._target_bytes() <= TARGET_BYTES:
