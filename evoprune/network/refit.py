@@ -20,7 +20,8 @@ DEFAULT_RIDGE = 1e-3
 """The ridge per row: `ridge × rows × ||w||²` is added to a unit's squared error."""
 
 TARGET_BYTES = 1 << 30
-"""Re-fits that keep work (`Refitter(keep > 0)`) keep the unpruned pre-activations if all of them fit in this."""
+"""Re-fits that keep work (`Refitter(keep > 0)`) keep each layer's unpruned pre-activations while all they keep fits
+in this (a big model's wide early layers are computed again when needed; its later, narrower ones are kept)."""
 
 ACTIVATION_BYTES = 1 << 30
 """What the re-fitted copy's kept activations may take in all; an activation larger than its share
@@ -295,21 +296,22 @@ class Refitter:
 
     def _targets(self, i: int) -> Iterator[np.ndarray]:
         """The unpruned model's pre-activations of layer i, batch by batch (rows, units) in float64; kept after
-        their first use when every layer's fit in TARGET_BYTES (they never change)."""
+        their first use while the ones kept fit in TARGET_BYTES (they never change)."""
         if i in self._kept_targets:
             yield from self._kept_targets[i]
             return
+        s = self.specs[i]
+        kept_bytes = sum(y.nbytes for kept in self._kept_targets.values() for y in kept)
+        keep = self.keep and kept_bytes + 8 * len(self.x) * int(np.prod(self.model.layers[s.index].output.shape[1:])) \
+            <= TARGET_BYTES
         batches = []
         for y in _over_batches(self._targets_of[i], self.x, self.batch_size):
-            y = y.astype(np.float64).reshape(-1, self.specs[i].shape[-1])
-            batches.append(y)
+            y = y.astype(np.float64).reshape(-1, s.shape[-1])
+            if keep:
+                batches.append(y)
             yield y
-        if self.keep and self._target_bytes() <= TARGET_BYTES:
+        if keep:
             self._kept_targets[i] = batches
-
-    def _target_bytes(self) -> int:
-        """What every layer's pre-activations over the images take in float64."""
-        return sum(8 * len(self.x) * int(np.prod(self.model.layers[s.index].output.shape[1:])) for s in self.specs)
 
     def _remember(self, kept: OrderedDict, key: str, value) -> None:
         if self.keep:
