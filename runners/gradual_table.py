@@ -1,35 +1,51 @@
-"""Print README.md's table from the run files (summary.json for gradual, finetune.json for one-shot)."""
+"""Print the table of a gradual-pruning results folder: gradual against one-shot magnitude + the same fine-tuning.
+
+    python runners/gradual_table.py results/gradual-mnist5k --sparsities 94 96
+
+Reads FOLDER/gradual-sS-seedN/summary.json and FOLDER/oneshot-sS-seedN/{summary,finetune}.json (the one-shot
+summary.json is the magnitude pruning before fine-tuning, finetune.json the fine-tuned model).
+"""
+import argparse
 import json
 import os
 import statistics
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-UNPRUNED = 0.9657  # the model's test accuracy (baseline.json: 0.96569997)
 
-
-def row(method, s, seed):
-    folder = os.path.join(HERE, f"{method}-s{s}-seed{seed}")
+def row(folder: str, method: str, s: int, seed: int) -> tuple:
+    """(global sparsity, test accuracy, last-epoch validation accuracy, unpruned test accuracy) of one run."""
+    run = os.path.join(folder, f"{method}-s{s}-seed{seed}")
+    j = json.load(open(os.path.join(run, "summary.json")))
     if method == "gradual":
-        j = json.load(open(os.path.join(folder, "summary.json")))
         return j["sparsity_global"], j["final_accuracy"], j["val_accuracy_last_epoch"], j["baseline_accuracy"]
-    f = json.load(open(os.path.join(folder, "finetune.json")))
-    j = json.load(open(os.path.join(folder, "summary.json")))
+    f = json.load(open(os.path.join(run, "finetune.json")))
     return f["sparsity_global"], f["test_accuracy_after"], f["val_accuracy_last_epoch"], j["baseline_accuracy"]
 
 
-print("| method | target sparsity | seed | global sparsity | val. accuracy (last epoch) | test accuracy | drop (points) |")
-print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-for s in (94, 96):
-    for method in ("gradual", "oneshot"):
-        drops, accs = [], []
-        for seed in (0, 1, 2):
-            try:
-                sp, acc, val, base = row(method, s, seed)
-            except FileNotFoundError:
-                continue
-            drop = (base - acc) * 100
-            drops.append(drop), accs.append(acc)
-            print(f"| {method} | {s} % | {seed} | {sp * 100:.2f} % | {val * 100:.2f} % | {acc * 100:.2f} % | {drop:.2f} |")
-        if drops:
-            print(f"| **{method}, mean** | {s} % | {len(drops)} seeds | | | {statistics.mean(accs) * 100:.2f} % | "
-                  f"{statistics.mean(drops):.2f} (worst {max(drops):.2f}) |")
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("folder")
+    p.add_argument("--sparsities", type=int, nargs="+", default=[94, 96], help="target sparsities in percent")
+    p.add_argument("--seeds", type=int, default=3)
+    args = p.parse_args(argv)
+    print("| method | target sparsity | seed | global sparsity | val. accuracy (last epoch) | test accuracy "
+          "| drop (points) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for s in args.sparsities:
+        for method in ("gradual", "oneshot"):
+            drops, accs = [], []
+            for seed in range(args.seeds):
+                try:
+                    sp, acc, val, base = row(args.folder, method, s, seed)
+                except FileNotFoundError:
+                    continue
+                drop = (base - acc) * 100
+                drops.append(drop), accs.append(acc)
+                print(f"| {method} | {s} % | {seed} | {sp * 100:.2f} % | {val * 100:.2f} % | {acc * 100:.2f} % "
+                      f"| {drop:.2f} |")
+            if drops:
+                print(f"| **{method}, mean** | {s} % | {len(drops)} seeds | | | {statistics.mean(accs) * 100:.2f} % | "
+                      f"{statistics.mean(drops):.2f} (worst {max(drops):.2f}) |")
+
+
+if __name__ == "__main__":
+    main()
