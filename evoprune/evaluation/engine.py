@@ -12,7 +12,8 @@ from ..network import models
 from .._tf import import_keras, import_tensorflow
 from ..network.masks import digest, split
 from .context import Context, EvalResult, checked_images, unpack_genome, unpack_mask, verified_fixed_masks
-from .graph import chain_layers, compile_prefix, compile_scorer, example_floats, kernel_variables, run_layers
+from .graph import (PARALLEL_CHUNKS, chain_layers, compile_chain, compile_prefix, compile_scorer, example_floats,
+                    kernel_variables, run_layers)
 
 # Bytes of the largest activation of one chunk. Measured on LeNet-5 with 10,000 images (2 cores):
 # 8 MiB (435 images at conv1) beats 2-4 MiB (per-op overheads) and 16-64 MiB (cache misses).
@@ -70,9 +71,13 @@ class MaskEvaluator:
         self._chain = chain_layers(model)
         self._scorers: dict[str | None, _Scorer] = {}
         self._segments: dict[tuple, tuple] = {}
+        self._runs: dict[tuple, tuple] = {}  # (chain positions, scored) -> see _run
         self._chunked: dict[int, tuple] = {}
+        self._tensors: tuple | None = None  # the images and labels as tensors, made on first use
         self._cache: OrderedDict[tuple, _Entry] = OrderedDict()  # (layer, key) -> verified context's entry
-        self._acts: OrderedDict[tuple, np.ndarray] = OrderedDict()  # (position, digest of masks before it)
+        # (position, digest of masks before it) -> the activations (N, ...) as tf.Tensors, fed back without a
+        # copy: the pieces a raced genome's stages reached, joined on first use (most are never used)
+        self._acts: OrderedDict[tuple, list] = OrderedDict()
         self._acts_bytes = 0
 
     @property
@@ -112,7 +117,9 @@ class MaskEvaluator:
         tf = import_tensorflow()
 
         def images(g: int, a: int, b: int) -> tuple:
-            # Images [a, b) in chunks of their own: no image's result depends on the others in its chunk.
+            # Images [a, b), and on to whole rounds of chunks, in chunks of their own: no image's result
+            # depends on the others in its chunk.
+            b = self._chunks_end(a, b, scorer.chunk)
             loss, matches = scorer.fn(tf.constant(_chunked(inputs[a:b], scorer.chunk)),
                                       tf.constant(_chunked(self._y[a:b], scorer.chunk)),
                                       [k[g:g + 1] for k in stacks], entry.fixed)
@@ -133,80 +140,98 @@ class MaskEvaluator:
 
     def _staged(self, run: Callable[[int, int], tuple], stops: Sequence[int],
                 race: Callable[[EvalResult], bool]) -> EvalResult:
-        """A candidate scored stage by stage (`run(begin, end)` -> the per-image losses and matches of the images
-        between two stops, in the caller's units), dropped as soon as `race` is False after a stage."""
-        losses, matches, begin = [], [], 0
+        """A candidate scored stage by stage, dropped as soon as `race` is False after a stage.
+
+        `run(begin, end)` -> the per-image losses and matches of images [begin, end), and of some images after
+        them when it scores whole chunks: those serve the next stages instead of being scored again.
+        """
+        losses, matches, done = [], [], 0
         for end in stops:
-            loss, match = run(begin, end)
-            losses.append(loss)
-            matches.append(match)
-            begin = end
-            partial = self._result(np.concatenate(losses), np.concatenate(matches))
+            if done < end:
+                loss, match = run(done, end)
+                losses.append(loss)
+                matches.append(match)
+                done += len(loss)
+            partial = self._result(np.concatenate(losses)[:end], np.concatenate(matches)[:end])
             if end < stops[-1] and not race(partial):
                 break
         return partial
+
+    def _chunks_end(self, begin: int, end: int, chunk: int) -> int:
+        """Where whole rounds of PARALLEL_CHUNKS chunks from image `begin` on cover images [begin, end) (at most N).
+
+        The compiled functions run that many chunks at once, so a stage filling them with the next
+        stages' images, rather than with padding, takes about as long and spares those stages.
+        """
+        step = chunk * PARALLEL_CHUNKS
+        return min(self.n, begin + -(-(end - begin) // step) * step)
 
     def _genome(self, masks: dict, race: Callable[[EvalResult], bool] | None) -> EvalResult:
         """A whole-model genome on a chain model, from the deepest prefix of its masks whose activations are cached.
 
         The layers after it run segment by segment up to the last prunable layer, whose scorer ends
-        the forward: the same segments, chunks and ops as every other path, so the same bits. The
-        activations reached at each prunable layer are cached for later genomes sharing that prefix
-        (only when the genome ran on every image).
+        the forward, in one compiled call per racing stage at most (a stage runs whole rounds of
+        the first segment's chunks, so a later stage its predecessor covered needs no call): the
+        same segments, chunks and ops as every other path, so the same bits. The activations
+        reached at each prunable layer are cached for later genomes sharing that prefix (once
+        every image has gone through).
         """
-        tf = import_tensorflow()
         bounds = [s.index for s in self.specs]
         keys = [self._prefix_key(pos, masks) for pos in bounds]
-        first = max((i for i, (pos, key) in enumerate(zip(bounds, keys)) if key in self._acts), default=None)
+        first = max((i for i, key in enumerate(keys) if key in self._acts), default=None)
         if first is None:
-            first, h = 0, self._x if not self._has_prefix(bounds[0]) else self._activations(bounds[0], masks)
+            first, h = 0, self._activations(bounds[0], masks) if self._has_prefix(bounds[0]) else self._data()[0]
         else:
-            h = self._acts[keys[first]]
-            self._acts.move_to_end(keys[first])
-        last = self.specs[-1]
-        scorer = self._scorer(last.name)
-        kernel = tf.constant(self._masked(last.name, masks[last.name])[None])
-        reached: list[list] = [[] for _ in bounds]
+            h = self._cached(keys[first])
+        fn, names, chunk = self._run(tuple(bounds[first:]), scored=True)
+        kernels = self._masked_kernels(names, masks)  # made once, for every stage
+        reached: list[list] = [[] for _ in bounds[first + 1:]]
+        done = 0
 
         def run(a: int, b: int) -> tuple:
-            x = h[a:b]  # images [a, b): chunked anew by every segment, which changes no image's result
-            for i in range(first, len(bounds) - 1):
-                fn, chunk, fixed = self._segment(bounds[i], bounds[i + 1])
-                out = fn(tf.constant(_chunked(x, chunk)), self._masked_kernels(fixed, masks)).numpy()
-                x = out.reshape(-1, *out.shape[2:])[: b - a]
-                reached[i + 1].append(x)
-            labels = tf.constant(_chunked(self._y[a:b], scorer.chunk))
-            loss, matches = scorer.fn(tf.constant(_chunked(x, scorer.chunk)), labels, [kernel], [])
-            return loss.numpy()[0][: b - a], matches.numpy()[0][: b - a]
+            nonlocal done
+            done = self._chunks_end(a, b, chunk)
+            out = fn(h, self._data()[1], a, done, kernels)
+            for pieces, x in zip(reached, out["reached"]):
+                pieces.append(x)
+            return np.asarray(out["loss"]), np.asarray(out["matches"])
 
         if race is None:
             result = self._result(*run(0, self.n))
         else:
             result = self._staged(run, self._stops(), race)
-        if result.images == self.n:
-            for i in range(first + 1, len(bounds)):
-                self._keep(keys[i], np.concatenate(reached[i]))
+        if done == self.n:
+            for key, pieces in zip(keys[first + 1:], reached):
+                self._keep(key, pieces)
         return result
 
     def _prefix_key(self, pos: int, masks: dict) -> tuple:
         """The cache key of the activations entering chain position `pos` under `masks`."""
         return pos, digest({s.name: masks[s.name] for s in self.specs if s.index < pos})
 
-    def _keep(self, key: tuple, activations: np.ndarray) -> None:
-        """Cache activations under `key`: at most PREFIXES_PER_LAYER per position and ACTIVATION_BYTES in all,
-        the least recently used going first."""
+    def _keep(self, key: tuple, pieces: list) -> None:
+        """Cache activations (tf.Tensors to join along the images) under `key`: at most PREFIXES_PER_LAYER per
+        position and ACTIVATION_BYTES in all, the least recently used going first."""
         if key in self._acts:
             self._acts.move_to_end(key)
             return
-        if activations.nbytes > ACTIVATION_BYTES // PREFIXES_PER_LAYER:
+        if _nbytes(pieces) > ACTIVATION_BYTES // PREFIXES_PER_LAYER:
             return  # too large to keep a few: recomputed when needed
-        self._acts[key] = activations
-        self._acts_bytes += activations.nbytes
+        self._acts[key] = pieces
+        self._acts_bytes += _nbytes(pieces)
         same = [k for k in self._acts if k[0] == key[0]]
         while len(same) > PREFIXES_PER_LAYER or self._acts_bytes > ACTIVATION_BYTES:
             old = same.pop(0) if len(same) > PREFIXES_PER_LAYER else next(iter(self._acts))
-            self._acts_bytes -= self._acts.pop(old).nbytes
+            self._acts_bytes -= _nbytes(self._acts.pop(old))
             same = [k for k in self._acts if k[0] == key[0]]
+
+    def _cached(self, key: tuple):
+        """The activations cached under `key` as one tf.Tensor, now the most recently used."""
+        self._acts.move_to_end(key)
+        pieces = self._acts[key]
+        if len(pieces) > 1:
+            self._acts[key] = pieces = [import_tensorflow().concat(pieces, 0)]
+        return pieces[0]
 
     def images_per_chunk(self, layer: str | None) -> int:
         """Images per compiled chunk when evaluating `layer` (None: whole-model genomes)."""
@@ -244,29 +269,42 @@ class MaskEvaluator:
             self._segments[begin, end] = (fn, chunk, fixed)
         return self._segments[begin, end]
 
-    def _activations(self, start: int, fixed_masks: dict) -> np.ndarray:
-        """The activations (N, ...) entering chain position `start` under the context's fixed masks.
+    def _run(self, bounds: tuple, scored: bool) -> tuple:
+        """(one compiled call running the segments between consecutive chain positions `bounds`, then with
+        `scored` the scorer of the layer at bounds[-1]; the prunable layers whose masked kernels it takes, in
+        order; the chunk of the first segment or scorer it runs)."""
+        if (bounds, scored) not in self._runs:
+            segments = [self._segment(begin, end) for begin, end in zip(bounds, bounds[1:])]
+            names = tuple(n for _, _, fixed in segments for n in fixed)
+            scorer = None
+            if scored:
+                last = next(s.name for s in self.specs if s.index == bounds[-1])
+                scorer = (self._scorer(last).fn, self._scorer(last).chunk)
+                names += (last,)
+            chain = compile_chain([(run, chunk, len(fixed)) for run, chunk, fixed in segments],
+                                  self._input_shape(bounds[0]), [self._vars[n] for n in names], scorer)
+            self._runs[bounds, scored] = (chain, names, segments[0][1] if segments else scorer[1])
+        return self._runs[bounds, scored]
 
-        They are always computed the same way, one segment at a time between the positions of
-        consecutive prunable layers, each segment with its own fixed chunk; so resuming from
-        a cached earlier segment end gives the same bits as starting from the images.
+    def _activations(self, start: int, fixed_masks: dict):
+        """The activations (N, ...) entering chain position `start` under the context's fixed masks, a tf.Tensor.
+
+        They are always computed the same way, segment by segment between the positions of
+        consecutive prunable layers (in one compiled call), each segment with its own fixed chunk;
+        so resuming from a cached earlier segment end gives the same bits as starting from the images.
         """
-        tf = import_tensorflow()
         bounds = [0] + sorted({s.index for s in self.specs if s.index <= start and self._has_prefix(s.index)})
-
-        first = max((i for i, pos in enumerate(bounds) if self._prefix_key(pos, fixed_masks) in self._acts), default=0)
-        h = self._x
-        if self._prefix_key(bounds[first], fixed_masks) in self._acts:
-            h = self._acts[self._prefix_key(bounds[first], fixed_masks)]
-            self._acts.move_to_end(self._prefix_key(bounds[first], fixed_masks))
-        self.prefix_computations += first < len(bounds) - 1
-        for begin, end in zip(bounds[first:], bounds[first + 1:]):
-            fn, chunk, fixed = self._segment(begin, end)
-            inputs = self._chunks(chunk)[0] if begin == 0 else tf.constant(_chunked(h, chunk))
-            out = fn(inputs, self._masked_kernels(fixed, fixed_masks)).numpy()
-            h = out.reshape(-1, *out.shape[2:])[: self.n]
-            self._keep(self._prefix_key(end, fixed_masks), h)
-        return h
+        keys = [self._prefix_key(pos, fixed_masks) for pos in bounds]
+        first = max((i for i, key in enumerate(keys) if key in self._acts), default=0)
+        h = self._cached(keys[first]) if keys[first] in self._acts else self._data()[0]
+        if first == len(bounds) - 1:
+            return h
+        self.prefix_computations += 1
+        fn, names, _ = self._run(tuple(bounds[first:]), scored=False)
+        reached = fn(h, self._data()[1], 0, self.n, self._masked_kernels(names, fixed_masks))["reached"]
+        for key, activations in zip(keys[first + 1:], reached):
+            self._keep(key, [activations])
+        return reached[-1]
 
     def _has_prefix(self, start: int) -> bool:
         """Whether layers other than the input run before chain position `start`."""
@@ -294,6 +332,13 @@ class MaskEvaluator:
             self._chunked[chunk] = (tf.constant(_chunked(self._x, chunk)), tf.constant(_chunked(self._y, chunk)))
         return self._chunked[chunk]
 
+    def _data(self) -> tuple:
+        """The evaluation images and labels as tensors (N, ...) and (N,)."""
+        if self._tensors is None:
+            tf = import_tensorflow()
+            self._tensors = (tf.constant(self._x), tf.constant(self._y))
+        return self._tensors
+
     def _entry(self, context: Context, fixed_masks: dict, scorer: _Scorer) -> _Entry:
         """The inputs and masked fixed kernels of a context whose key was verified, built on first use."""
         key = (context.layer, context.key)
@@ -302,7 +347,7 @@ class MaskEvaluator:
             return self._cache[key]
         tf = import_tensorflow()
         if self._has_prefix(scorer.start):
-            inputs = tf.constant(_chunked(self._activations(scorer.start, fixed_masks), scorer.chunk))
+            inputs = tf.constant(_chunked(np.asarray(self._activations(scorer.start, fixed_masks)), scorer.chunk))
         else:
             inputs = self._chunks(scorer.chunk)[0]
         entry = _Entry(inputs, self._masked_kernels(scorer.fixed, fixed_masks))
@@ -339,6 +384,11 @@ def _remember(cache: OrderedDict, key, value, bound: int) -> None:
     cache.move_to_end(key)
     while len(cache) > bound:
         cache.popitem(last=False)
+
+
+def _nbytes(tensors: list) -> int:
+    """Bytes of the tf.Tensors' values."""
+    return sum(t.shape.num_elements() * t.dtype.size for t in tensors)
 
 
 def _chunked(a: np.ndarray, chunk: int) -> np.ndarray:
