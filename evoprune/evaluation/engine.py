@@ -12,8 +12,8 @@ from ..network import models
 from .._tf import import_keras, import_tensorflow
 from ..network.masks import digest, split
 from .context import Context, EvalResult, checked_images, unpack_genome, unpack_mask, verified_fixed_masks
-from .graph import (PARALLEL_CHUNKS, chain_layers, compile_chain, compile_prefix, compile_scorer, example_floats,
-                    kernel_variables, run_layers)
+from ..network.models import chain_layers, run_layers
+from .graph import PARALLEL_CHUNKS, compile_chain, compile_prefix, compile_scorer, example_floats, kernel_variables
 
 # Bytes of the largest activation of one chunk. Measured on LeNet-5 with 10,000 images (2 cores):
 # 8 MiB (435 images at conv1) beats 2-4 MiB (per-op overheads) and 16-64 MiB (cache misses).

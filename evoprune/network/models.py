@@ -69,6 +69,48 @@ def prunable_layers(model) -> list[LayerSpec]:
     return specs
 
 
+def chain_layers(model) -> list | None:
+    """`model.layers` if each layer feeds the next and nothing else (a linear chain), else None.
+
+    The list is `model.layers` itself, so a layer's position in it is its LayerSpec.index; a
+    functional model's InputLayer stays in it and `run_layers` passes over it.
+    """
+    keras = import_keras()
+    layers = list(model.layers)
+    if isinstance(model, keras.Sequential):
+        return layers
+    try:
+        inputs, outputs = model.inputs, model.outputs
+    except AttributeError:  # a subclassed model: no graph to inspect
+        return None
+    if len(inputs) != 1 or len(outputs) != 1:
+        return None
+    order, tensor = [], outputs[0]
+    while True:
+        op, node_index, _ = tensor._keras_history
+        order.append(op)
+        if isinstance(op, keras.layers.InputLayer):
+            break
+        args = op._inbound_nodes[node_index].arguments
+        # Exactly one tensor in, no keyword arguments: calling the layer on the previous
+        # output in `run_layers` is then the same call the model makes.
+        if len(args.args) != 1 or args.kwargs or not isinstance(args.args[0], keras.KerasTensor):
+            return None
+        tensor = args.args[0]
+    order.reverse()
+    same = len(order) == len(layers) and all(a is b for a, b in zip(order, layers))
+    return layers if same else None
+
+
+def run_layers(layers: list, h):
+    """Call `layers` in sequence, in inference mode (InputLayers pass their input on)."""
+    keras = import_keras()
+    for layer in layers:
+        if not isinstance(layer, keras.layers.InputLayer):
+            h = layer(h, training=False)
+    return h
+
+
 @dataclass
 class TrainConfig:
     """How the baseline is trained; the defaults are the reference study's recipe."""

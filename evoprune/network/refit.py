@@ -177,14 +177,13 @@ class Refitter:
 
     def __init__(self, model, x: np.ndarray, ridge: float = DEFAULT_RIDGE, batch_size: int = DEFAULT_BATCH,
                  keep: int = 0):
-        from ..evaluation.graph import chain_layers  # here, not at the top: the evaluation package imports this module
         keras = import_keras()
         self.model, self.x, self.ridge, self.batch_size, self.keep = model, x, ridge, batch_size, keep
         self.specs = models.prunable_layers(model)
         for s in self.specs:
             _check_supported(model.layers[s.index])
         self.fitted = models.clone(model)
-        self._chain = chain_layers(self.fitted)
+        self._chain = models.chain_layers(self.fitted)
         self._steps = self._compile_steps()
         self._targets_of = [_compiled(partial(_probe_pre_activation, keras.Model(model.inputs, model.layers[s.index].input),
                                               model.layers[s.index]), x.shape[1:]) for s in self.specs]
@@ -201,7 +200,6 @@ class Refitter:
         i = len(specs), the output. On a chain it runs the layers between bound i − 1 and bound i on what entered
         bound i − 1 (the images for i = 0; None when nothing runs before the first prunable layer), so a prefix
         of masks already seen starts where it ended; on other graphs, the copy from the images."""
-        from ..evaluation.graph import run_layers
         keras = import_keras()
         if self._chain is None:
             ends = [self.fitted.layers[s.index].input for s in self.specs] + [self.fitted.output]
@@ -211,7 +209,7 @@ class Refitter:
         for begin, end in zip(bounds, bounds[1:]):
             layers = [layer for layer in self._chain[begin:end] if not isinstance(layer, keras.layers.InputLayer)]
             shape = self.x.shape[1:] if begin == 0 else tuple(self._chain[begin].input.shape[1:])
-            steps.append(_compiled(partial(run_layers, layers), shape) if layers else None)
+            steps.append(_compiled(partial(models.run_layers, layers), shape) if layers else None)
         return steps
 
     def fit(self, masks: Mapping[str, np.ndarray]) -> list[dict]:
