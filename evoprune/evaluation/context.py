@@ -23,6 +23,14 @@ class EvalResult:
     matches: bytes = b""
 
 
+def per_image_result(loss: np.ndarray, matches: np.ndarray) -> EvalResult:
+    """An EvalResult from the per-image losses and 0/1 matches of len(loss) images."""
+    correct, n = int(np.count_nonzero(matches)), len(loss)
+    # One 1-D float64 reduction of the per-example losses: the same order whatever the batch.
+    return EvalResult(float(np.sum(loss.astype(np.float64))) / n, correct / n, correct, images=n,
+                      matches=np.packbits(matches != 0).tobytes())
+
+
 class StaleContextError(ValueError):
     """A context whose key is not the digest of the fixed masks it carries."""
 

@@ -11,7 +11,8 @@ import numpy as np
 from ..network import models
 from .._tf import import_keras, import_tensorflow
 from ..network.masks import digest, split
-from .context import Context, EvalResult, checked_images, unpack_genome, unpack_mask, verified_fixed_masks
+from .context import (Context, EvalResult, checked_images, per_image_result, unpack_genome, unpack_mask,
+                      verified_fixed_masks)
 from ..network.models import chain_layers, run_layers
 from .graph import PARALLEL_CHUNKS, compile_chain, compile_prefix, compile_scorer, example_floats, kernel_variables
 
@@ -110,7 +111,7 @@ class MaskEvaluator:
         _, labels = self._chunks(scorer.chunk)
         if race is None:
             loss, matches = scorer.fn(entry.inputs, labels, stacks, entry.fixed)
-            return [self._result(row_loss, row_matches) for row_loss, row_matches in
+            return [per_image_result(row_loss, row_matches) for row_loss, row_matches in
                     zip(loss.numpy()[:, : self.n], matches.numpy()[:, : self.n])]
         inputs = entry.inputs.numpy()
         inputs = inputs.reshape(-1, *inputs.shape[2:])[: self.n]
@@ -131,13 +132,6 @@ class MaskEvaluator:
         """The image counts after which a raced candidate may be dropped, ending with all of them."""
         return sorted({max(1, round(f * self.n)) for f in STAGES} | {self.n})
 
-    def _result(self, loss: np.ndarray, matches: np.ndarray) -> EvalResult:
-        """An EvalResult from the per-image losses and 0/1 matches of the first len(loss) images."""
-        correct, n = int(np.count_nonzero(matches)), len(loss)
-        # One 1-D float64 reduction of the per-example losses: the same order whatever the batch.
-        return EvalResult(float(np.sum(loss.astype(np.float64))) / n, correct / n, correct, images=n,
-                          matches=np.packbits(matches != 0).tobytes())
-
     def _staged(self, run: Callable[[int, int], tuple], stops: Sequence[int],
                 race: Callable[[EvalResult], bool]) -> EvalResult:
         """A candidate scored stage by stage, dropped as soon as `race` is False after a stage.
@@ -152,7 +146,7 @@ class MaskEvaluator:
                 losses.append(loss)
                 matches.append(match)
                 done += len(loss)
-            partial = self._result(np.concatenate(losses)[:end], np.concatenate(matches)[:end])
+            partial = per_image_result(np.concatenate(losses)[:end], np.concatenate(matches)[:end])
             if end < stops[-1] and not race(partial):
                 break
         return partial
@@ -197,7 +191,7 @@ class MaskEvaluator:
             return np.asarray(out["loss"]), np.asarray(out["matches"])
 
         if race is None:
-            result = self._result(*run(0, self.n))
+            result = per_image_result(*run(0, self.n))
         else:
             result = self._staged(run, self._stops(), race)
         if done == self.n:

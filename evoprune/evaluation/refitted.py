@@ -9,7 +9,8 @@ from .._tf import import_keras
 from ..network import models
 from ..network.masks import split
 from ..network.refit import DEFAULT_BATCH, DEFAULT_RIDGE, Refitter
-from .context import Context, EvalResult, checked_images, unpack_genome, unpack_mask, verified_fixed_masks
+from .context import (Context, EvalResult, checked_images, per_image_result, unpack_genome, unpack_mask,
+                      verified_fixed_masks)
 
 # Prefixes of masks whose Gram statistics and solved weights each layer keeps: the current solution's
 # and a few recent ones (a move that changes one late layer then re-solves that layer and those after).
@@ -56,7 +57,7 @@ class RefitEvaluator:
     def _score(self, masks: dict) -> EvalResult:
         if all(m.all() for m in masks.values()):
             return self._result(self._unpruned_outputs())
-        self.refitter.fit(masks)
+        self.refitter.fit(masks, report=False)
         return self._result(self.refitter.outputs())
 
     def _unpruned_outputs(self) -> np.ndarray:
@@ -67,10 +68,6 @@ class RefitEvaluator:
         return self._unpruned
 
     def _result(self, probs: np.ndarray) -> EvalResult:
-        """Per-image cross-entropy and matches of the model outputs `probs` (N, classes) over the images."""
+        """The score of the model outputs `probs` (N, classes) over the images."""
         loss = np.asarray(import_keras().losses.sparse_categorical_crossentropy(self._y, probs))
-        match = np.argmax(probs, axis=1) == self._y
-        correct = int(np.count_nonzero(match))
-        # One 1-D float64 reduction of the per-image losses, as the mask evaluator does.
-        return EvalResult(float(np.sum(loss.astype(np.float64))) / self.n, correct / self.n, correct, images=self.n,
-                          matches=np.packbits(match).tobytes())
+        return per_image_result(loss, np.argmax(probs, axis=1) == self._y)

@@ -8,8 +8,8 @@ from typing import Iterator, Mapping
 
 import numpy as np
 import scipy.linalg
-from threadpoolctl import ThreadpoolController
 from numpy.lib.stride_tricks import sliding_window_view
+from threadpoolctl import ThreadpoolController
 
 from .._tf import import_keras, import_tensorflow
 from ..errors import ModelError
@@ -212,21 +212,22 @@ class Refitter:
             steps.append(_compiled(partial(models.run_layers, layers), shape) if layers else None)
         return steps
 
-    def fit(self, masks: Mapping[str, np.ndarray]) -> list[dict]:
-        """Give `self.fitted` the re-fit of `masks` (checked). Returns, for each layer solved now (not
-        taken from what was kept), {name, rows, kept, size, error_before, error_after, seconds}: the
+    def fit(self, masks: Mapping[str, np.ndarray], report: bool = True) -> list[dict]:
+        """Give `self.fitted` the re-fit of `masks` (checked). With `report`, returns for each layer solved now
+        (not taken from what was kept) {name, rows, kept, size, error_before, error_after, seconds}: the
         relative reconstruction error `||XW + b − Y||² / ||Y||²` on its inputs X for the masked
-        original weights (before) and the re-fitted ones (after)."""
+        original weights (before) and the re-fitted ones (after); without (a search's hot path: two
+        products with each Gram matrix spared), an empty list."""
         masks = check_masks(masks, self.specs)
         # One BLAS thread: a unit's factorization is small, and threads that wait for a busy core (another
         # worker's, TensorFlow's) made them 20x slower; and the bits then do not depend on the thread count.
         with self._blas.limit(limits=1, user_api="blas"):
-            return self._fit(masks)
+            return self._fit(masks, report)
 
-    def _fit(self, masks: dict) -> list[dict]:
+    def _fit(self, masks: dict, report: bool) -> list[dict]:
         """`fit` for checked masks."""
         self._keys = [digest({t.name: masks[t.name] for t in self.specs[:i]}) for i in range(len(self.specs) + 1)]
-        report = []
+        layers = []
         for i, s in enumerate(self.specs):
             began = time.perf_counter()
             target = self.fitted.layers[s.index]
@@ -239,19 +240,20 @@ class Refitter:
                 keep = masks[s.name].reshape(-1, s.shape[-1])
                 weights, biases = stats.solve(keep, self.ridge, target.use_bias)
                 weights, biases = weights.reshape(s.shape).astype(np.float32), biases.astype(np.float32)
-                self._remember(self._solved[i], key, (weights, biases))
+                _remember(self._solved[i], key, (weights, biases), self.keep)
                 self.solves += 1
-                source = self.model.layers[s.index]
-                kernel = source.kernel.numpy().reshape(keep.shape).astype(np.float64)
-                bias = source.bias.numpy().astype(np.float64) if source.use_bias else np.zeros(keep.shape[1])
-                report.append({"name": s.name, "rows": stats.rows, "kept": int(keep.sum()), "size": s.size,
-                               "error_before": stats.relative_error(kernel * keep, bias),
-                               "error_after": stats.relative_error(weights.reshape(keep.shape), biases),
-                               "seconds": time.perf_counter() - began})
+                if report:
+                    source = self.model.layers[s.index]
+                    kernel = source.kernel.numpy().reshape(keep.shape).astype(np.float64)
+                    bias = source.bias.numpy().astype(np.float64) if source.use_bias else np.zeros(keep.shape[1])
+                    layers.append({"name": s.name, "rows": stats.rows, "kept": int(keep.sum()), "size": s.size,
+                                   "error_before": stats.relative_error(kernel * keep, bias),
+                                   "error_after": stats.relative_error(weights.reshape(keep.shape), biases),
+                                   "seconds": time.perf_counter() - began})
             target.kernel.assign(weights)
             if target.use_bias:
                 target.bias.assign(biases)
-        return report
+        return layers
 
     def outputs(self) -> np.ndarray:
         """The re-fitted copy's outputs over the images (N, ...) for the mask set `fit` was last given."""
@@ -270,7 +272,7 @@ class Refitter:
         inputs = self._activations(i)
         for y, begin in zip(self._targets(i), range(0, len(self.x), self.batch_size)):
             stats.add(kernel_inputs(target, inputs[begin:begin + self.batch_size]), y)
-        self._remember(self._grams[i], prefix, stats)
+        _remember(self._grams[i], prefix, stats, self.keep)
         return stats
 
     def _activations(self, i: int) -> np.ndarray:
@@ -287,9 +289,7 @@ class Refitter:
         out = np.concatenate(list(_over_batches(self._steps[i], source, self.batch_size)))
         # the last one of each bound at least: a chain's next step starts from it
         if out.nbytes <= ACTIVATION_BYTES // (max(self.keep, 1) * len(self._acts)):
-            kept[key] = out
-            while len(kept) > max(self.keep, 1):
-                kept.popitem(last=False)
+            _remember(kept, key, out, max(self.keep, 1))
         return out
 
     def _targets(self, i: int) -> Iterator[np.ndarray]:
@@ -311,11 +311,13 @@ class Refitter:
         if keep:
             self._kept_targets[i] = batches
 
-    def _remember(self, kept: OrderedDict, key: str, value) -> None:
-        if self.keep:
-            kept[key] = value
-            while len(kept) > self.keep:
-                kept.popitem(last=False)
+
+def _remember(kept: OrderedDict, key: str, value, bound: int) -> None:
+    """Keep `value` as the most recent entry, dropping the least recent beyond `bound` (0: keep nothing)."""
+    if bound:
+        kept[key] = value
+        while len(kept) > bound:
+            kept.popitem(last=False)
 
 
 def refit(model, masks: Mapping[str, np.ndarray], x: np.ndarray, ridge: float = DEFAULT_RIDGE,
