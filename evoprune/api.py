@@ -77,7 +77,7 @@ def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray,
     problem = Problem(model, x_search, y_search, **config.objective_settings(), refit=config.refit == "loop")
     algo, config = prepare(problem, algorithm, config)
     kind = importance_for(algo, config)
-    if kind in ("saliency", "reconstruction") and x_train is None:
+    if kind not in (None, "magnitude") and x_train is None:
         raise ConfigError(f"{kind} importance needs the training images (x_train, y_train)")
     if (finetune_epochs > 0 or config.refit == "after") and x_train is None:
         raise ConfigError("fine-tuning and re-fitting need the training images (x_train, y_train)")

@@ -16,7 +16,7 @@ import os
 import sys
 
 SPARSITIES = (0.70, 0.80, 0.85, 0.90, 0.92, 0.94, 0.95)
-IMPORTANCES = ("magnitude", "reconstruction")
+IMPORTANCES = ("magnitude", "reconstruction", "refitted")
 
 
 def measure(model, data, x_fit, ridge: float, sparsities=SPARSITIES) -> list[dict]:

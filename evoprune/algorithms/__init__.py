@@ -22,6 +22,7 @@ REGISTERED = (
     "oneshot.MagnitudeLayer",
     "oneshot.Saliency",
     "oneshot.Reconstruction",
+    "oneshot.Refitted",
     "oneshot.Random",
 )
 

@@ -82,6 +82,14 @@ class Reconstruction(OneShot):
     importance = "reconstruction"
 
 
+class Refitted(OneShot):
+    """Iterative magnitude pruning with the closed-form re-fit between steps (`importance.refitted`), global
+    threshold; pair it with `--refit` to keep the re-fitted weights."""
+
+    name = "refitted"
+    importance = "refitted"
+
+
 class Random(OneShot):
     """A random subset of the weights, of the target size."""
 

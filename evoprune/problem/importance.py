@@ -1,4 +1,5 @@
-"""Weight importance: magnitude, and the loss-aware saliency ½·w²·F with F the empirical Fisher diagonal."""
+"""Weight importance: magnitude, the loss-aware saliency ½·w²·F (F the empirical Fisher diagonal), greedy
+reconstruction damage, and the magnitudes of weights re-fitted step by step."""
 from __future__ import annotations
 
 from typing import Mapping, Sequence
@@ -6,12 +7,18 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .._tf import import_keras, import_tensorflow
-from ..network.masks import LayerSpec, Masks
+from ..network.masks import LayerSpec, Masks, flatten, split
 
 Scores = dict[str, np.ndarray]
 """One non-negative score per kernel weight, kernel-shaped: higher means more important."""
 
-IMPORTANCES = ("magnitude", "saliency", "reconstruction")
+IMPORTANCES = ("magnitude", "saliency", "reconstruction", "refitted")
+
+# The re-fitted magnitude's schedule: plain magnitude prunes the first REFIT_FIRST of the weights, then each step
+# keeps REFIT_SHRINK of what was kept, chosen by the magnitudes of the previous step's re-fitted weights, until
+# REFIT_LAST is pruned. Chosen once, before any search used it, on the 5k MNIST LeNet-5's search images (the
+# re-fit's own): steps of 1-2 points near 90 % lost 0.48 point there at 92 %, steps of 2-10 points 0.74.
+REFIT_FIRST, REFIT_SHRINK, REFIT_LAST = 0.5, 0.9, 0.99
 
 
 def magnitude(model, specs: Sequence[LayerSpec]) -> Scores:
@@ -110,14 +117,64 @@ def reconstruction(model, specs: Sequence[LayerSpec], x: np.ndarray) -> Scores:
     return {s.name: greedy_damage(model.layers[s.index].kernel.numpy(), moments[s.name]) for s in specs}
 
 
+def refit_schedule(first: float = REFIT_FIRST, shrink: float = REFIT_SHRINK, last: float = REFIT_LAST) -> list[float]:
+    """The global sparsities of `refitted`'s steps: `first`, then the kept share times `shrink` each step, up to `last`."""
+    if not 0.0 < first <= last < 1.0 or not 0.0 < shrink < 1.0:
+        raise ValueError(f"need 0 < first <= last < 1 and 0 < shrink < 1, got {first}, {last} and {shrink}")
+    steps, kept = [first], 1.0 - first
+    while 1.0 - kept * shrink <= last:
+        kept *= shrink
+        steps.append(1.0 - kept)
+    return steps
+
+
+def refitted(model, specs: Sequence[LayerSpec], x: np.ndarray, schedule: Sequence[float] | None = None) -> Scores:
+    """Importance as the order of iterative magnitude pruning with the closed-form re-fit, no gradient step.
+
+    At each step of `schedule` (global sparsities, rising; default `refit_schedule()`) the weights
+    still kept with the smallest magnitudes are pruned, globally, up to the step's sparsity; the
+    kept weights are then re-fitted on `x` (`network.refit.Refitter`) and the next step reads the
+    re-fitted magnitudes. The first step reads the model's own. A weight's score is its place in
+    that pruning order, over the number of weights (higher is more important; the weights left
+    after the last step by their last re-fitted magnitude): a global threshold at a step's sparsity
+    gives exactly that step's masks. Re-fitting lets the later steps see which weights the others
+    took over, which one-shot magnitude cannot (5k MNIST LeNet-5 at 92 %, both re-fitted: 1.87 test
+    points lost by one-shot magnitude, 1.02 by these steps; `results/refit-loop/one-shot`).
+    """
+    from ..network.refit import Refitter
+
+    total = sum(s.size for s in specs)
+    schedule = refit_schedule() if schedule is None else list(schedule)
+    if any(b <= a for a, b in zip(schedule, schedule[1:])) or not all(0.0 < s < 1.0 for s in schedule):
+        raise ValueError(f"the schedule must rise strictly inside (0, 1), got {schedule}")
+    refitter = Refitter(model, x)
+    size = flatten(magnitude(model, specs), specs)
+    place = np.empty(total)
+    kept = np.ones(total, bool)
+    done = 0
+    for sparsity in schedule:
+        left = np.flatnonzero(kept)
+        going = left[np.argsort(size[left], kind="stable")[:int(round(sparsity * total)) - done]]
+        place[going] = done + np.arange(going.size)
+        kept[going] = False
+        done += going.size
+        refitter.fit(split(kept.copy(), specs), report=False)
+        size = flatten(magnitude(refitter.fitted, specs), specs)
+    left = np.flatnonzero(kept)
+    place[left[np.argsort(size[left], kind="stable")]] = done + np.arange(left.size)
+    return split((place + 1.0) / total, specs)
+
+
 def compute(kind: str, model, specs: Sequence[LayerSpec], x_train=None, y_train=None) -> Scores:
-    """The scores of `kind` ("magnitude", "saliency" or "reconstruction")."""
+    """The scores of `kind` (one of IMPORTANCES)."""
     if kind == "magnitude":
         return magnitude(model, specs)
     if x_train is None:
         raise ValueError(f"{kind} importance needs the training images")
     if kind == "saliency":
         return saliency(model, specs, x_train, y_train)
+    if kind == "refitted":
+        return refitted(model, specs, x_train)
     return reconstruction(model, specs, x_train)
 
 

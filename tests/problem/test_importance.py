@@ -55,3 +55,43 @@ def test_thresholds_prune_the_lowest_scores():
     assert g["a"].tolist() == [False, True, True] and g["b"].tolist() == [False, True, True, False]
     u = importance.layer_uniform_masks(scores, 0.5)
     assert (~u["a"]).sum() == 2 and (~u["b"]).sum() == 2
+
+
+def test_refitted_scores_replay_iterative_magnitude_pruning_with_the_refit():
+    from evoprune._tf import import_keras
+    from evoprune.network import models
+    from evoprune.network.masks import flatten
+    from evoprune.network.refit import refit
+
+    keras = import_keras()
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, activation="sigmoid", name="a"),
+                              keras.layers.Dense(3, name="b")])
+    x = np.random.default_rng(0).normal(size=(200, 6)).astype(np.float32)
+    specs = models.prunable_layers(model)  # 30 + 15 weights
+    scores = importance.refitted(model, specs, x, schedule=[0.4, 0.6])
+    flat = flatten(scores, specs)
+    np.testing.assert_array_equal(np.sort(flat), (np.arange(45) + 1.0) / 45)  # one place per weight
+    # the first step: plain global magnitude, 18 of 45
+    first = importance.global_threshold_masks(scores, 0.4)
+    np.testing.assert_array_equal(flatten(first, specs),
+                                  flatten(importance.global_threshold_masks(importance.magnitude(model, specs), 0.4),
+                                          specs))
+    # the second: 9 more, the smallest of the kept weights re-fitted for the first step's masks
+    fitted, _ = refit(model, first, x)
+    refitted = np.abs(flatten(models.kernels(fitted, specs), specs))
+    kept = flatten(first, specs)
+    going = np.flatnonzero(kept)[np.argsort(refitted[kept], kind="stable")[:9]]
+    expected = kept.copy()
+    expected[going] = False
+    np.testing.assert_array_equal(flatten(importance.global_threshold_masks(scores, 0.6), specs), expected)
+    # this is not one-shot magnitude at 60 %: the re-fit changed the order
+    assert not np.array_equal(expected, flatten(importance.global_threshold_masks(
+        importance.magnitude(model, specs), 0.6), specs))
+
+
+def test_refit_schedule_shrinks_the_kept_share_step_by_step():
+    steps = importance.refit_schedule(0.5, 0.5, 0.9)
+    np.testing.assert_allclose(steps, [0.5, 0.75, 0.875])
+    with pytest.raises(ValueError):
+        importance.refit_schedule(0.5, 1.0, 0.9)
