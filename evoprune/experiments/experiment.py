@@ -42,16 +42,25 @@ class Outcome:
     summaries: dict = field(default_factory=dict)
 
 
+def extends(held: dict, new: dict) -> bool:
+    """Whether spec `new` (`Spec.to_dict`) is `held` with variants added: everything else, and every variant
+    `held` has, the same."""
+    rest = {k: v for k, v in new.items() if k != "variants"}
+    return (rest == {k: v for k, v in held.items() if k != "variants"}
+            and all(new["variants"].get(name) == v for name, v in held.get("variants", {}).items()))
+
+
 def check_folder(out: str, spec: Spec, force: bool) -> None:
     """Refuse, before any work, a path that is a file, a folder that cannot be written, or one holding another
-    spec's experiment or older runs (unless `force`)."""
+    spec's experiment or older runs (unless `force`). A spec that only adds variants to the one held extends
+    its experiment: the runs already there are reused."""
     check_out_path(out)
     if force or not os.path.isdir(out):
         return
     record = os.path.join(out, MANIFEST)
     if os.path.exists(record):
         held = io.read_json(record).get("spec", {})
-        if held != spec.to_dict():
+        if not extends(held, spec.to_dict()):
             changed = [k for k in spec.to_dict() if held.get(k) != spec.to_dict()[k]]
             raise ConfigError(f"{out} holds an experiment made from another spec (it differs in "
                               f"{', '.join(changed) or 'its form'}); pass --force to overwrite it or choose another --out")
@@ -113,7 +122,9 @@ def run(spec: Spec, out: str, *, spec_text: str | None = None, workers: int | No
     record_path = os.path.join(out, MANIFEST)
     record = io.read_json(record_path) if os.path.exists(record_path) else {
         "spec": spec.to_dict(), "digest": spec.digest(), "started": now(), "sessions": []}
-    record.update(model=model_record, baseline=read_baseline(model_path), data=jobs[0].info["data"])
+    # An extended spec replaces the one held: its runs are the ones reported.
+    record.update(spec=spec.to_dict(), digest=spec.digest(), model=model_record, baseline=read_baseline(model_path),
+                  data=jobs[0].info["data"])
     record["sessions"].append({"started": now(), "reused": len(outcome.reused), "resumed": len(outcome.resumed),
                                "started_runs": len(outcome.started), "workers": workers or 1,
                                "executor": executor if workers or executor == "ray" else "this process",

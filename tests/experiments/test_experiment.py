@@ -106,6 +106,26 @@ def test_a_folder_of_another_spec_is_refused_in_one_line(one_by_one, spec, tmp_p
     assert "a file, not a folder" in capsys.readouterr().err
 
 
+def test_a_spec_that_adds_a_variant_extends_the_experiment_and_reuses_its_runs(one_by_one, spec, tmp_path, capsys):
+    import shutil
+
+    out = tmp_path / "extended"
+    shutil.copytree(one_by_one, out)
+    changed = tmp_path / "changed.toml"
+    changed.write_text(spec.read_text().replace("settings.t0 = 0.004", "settings.t0 = 0.005"))
+    capsys.readouterr()
+    assert main(["experiment", "run", str(changed), "--out", str(out), "--no-progress"]) == 2
+    assert "another spec" in capsys.readouterr().err  # a variant held there changed: not an extension
+    added = tmp_path / "added.toml"
+    added.write_text(spec.read_text() + '[variants.sa-hot]\nalgorithm = "sa"\nsettings.t0 = 0.04\n')
+    assert main(["experiment", "run", str(added), "--out", str(out), "--no-progress"]) == 0
+    assert "6 reused, 0 resumed, 2 started" in capsys.readouterr().out
+    found = results(out)
+    assert {n: found[n] for n in RUNS} == results(one_by_one)
+    assert sorted(found) == sorted(RUNS + ["sa-hot-seed0", "sa-hot-seed1"])
+    assert "sa-hot" in (out / "summary.md").read_text() and (out / "spec.toml").read_text() == added.read_text()
+
+
 def test_runs_spread_over_two_workers_equal_the_runs_made_one_by_one(one_by_one, spec, tmp_path):
     spread = tmp_path / "spread"
     assert main(["experiment", "run", str(spec), "--out", str(spread), "--workers", "2", "--no-progress"]) == 0
