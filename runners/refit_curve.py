@@ -3,8 +3,8 @@
     python runners/refit_curve.py --model ~/.cache/evoprune/baselines/mnist-89a7376f24cc6e12/model.keras \
         --data ../shared/data/mnist/mnist-5k.npz --out results/refit-curve
 
-Masks by global magnitude and by reconstruction importance (`importance.compute("reconstruction")`,
-scored on the re-fit images) at each sparsity; each with and without `refit` on the 5,000 training
+Masks by global magnitude, reconstruction importance and the refitted order (`importance.compute`,
+the last two scored on the re-fit images) at each sparsity; each with and without `refit` on the 5,000 training
 + validation images (--fit-on train: the 4,000 training ones only; val: the validation ones). Test accuracy on the test
 images (10,000 for the 5k MNIST file). Writes OUT/refit_curve.csv and OUT/refit_curve.md and prints
 the table.
@@ -19,7 +19,7 @@ SPARSITIES = (0.70, 0.80, 0.85, 0.90, 0.92, 0.94, 0.95)
 IMPORTANCES = ("magnitude", "reconstruction", "refitted")
 
 
-def measure(model, data, x_fit, ridge: float, sparsities=SPARSITIES) -> list[dict]:
+def measure(model, data, x_fit, ridge: float, sparsities=SPARSITIES, kinds=IMPORTANCES) -> list[dict]:
     """One row per importance × re-fit or not × sparsity: test accuracy and loss, and the re-fit's seconds."""
     from evoprune.network import models
     from evoprune.network.masks import sparsity_global
@@ -29,7 +29,7 @@ def measure(model, data, x_fit, ridge: float, sparsities=SPARSITIES) -> list[dic
     specs = models.prunable_layers(model)
     kernels = models.kernels(model, specs)
     rows = []
-    for kind in IMPORTANCES:
+    for kind in kinds:
         scores = importance.compute(kind, model, specs, x_fit)
         for sparsity in sparsities:
             masks = importance.global_threshold_masks(scores, sparsity)
@@ -45,11 +45,11 @@ def measure(model, data, x_fit, ridge: float, sparsities=SPARSITIES) -> list[dic
     return rows
 
 
-def table(rows: list[dict], caption: str, sparsities=SPARSITIES) -> str:
+def table(rows: list[dict], caption: str, sparsities=SPARSITIES, kinds=IMPORTANCES) -> str:
     """The markdown table: one column per sparsity, one row per importance with and without the re-fit."""
     lines = [caption, "", "| global sparsity | " + " | ".join(f"{s * 100:g} %" for s in sparsities)
              + " |", "| --- |" + " --- |" * len(sparsities)]
-    for kind in IMPORTANCES:
+    for kind in kinds:
         for fitted in (False, True):
             accs = {r["sparsity"]: r["test_accuracy"] for r in rows if r["importance"] == kind and r["refit"] == fitted}
             label = kind + (" + re-fit" if fitted else "")
@@ -63,11 +63,15 @@ def main(argv=None) -> int:
     p.add_argument("--data", help="local data, as for evoprune prune (default: the file the baseline records)")
     p.add_argument("--out", required=True, help="folder for refit_curve.csv and refit_curve.md")
     p.add_argument("--fit-on", choices=("train+val", "train", "val"), default="train+val",
-                   help="the images the re-fit (and reconstruction importance) sees (default train+val)")
+                   help="the images the re-fit (and the reconstruction and refitted importances) sees (default train+val)")
     p.add_argument("--sparsities", type=lambda text: tuple(float(v) for v in text.split(",")), default=SPARSITIES,
                    help="comma-separated global sparsities, as fractions (default: 0.7 to 0.95)")
+    p.add_argument("--importances", type=lambda text: tuple(text.split(",")), default=IMPORTANCES,
+                   help=f"comma-separated, of {', '.join(IMPORTANCES)} (default: all)")
     p.add_argument("--ridge", type=float, default=None, help="the re-fit's ridge per row (default refit's)")
     args = p.parse_args(argv)
+    if not set(args.importances) <= set(IMPORTANCES):
+        p.error(f"--importances: choose from {', '.join(IMPORTANCES)}")
 
     import numpy as np
 
@@ -83,13 +87,13 @@ def main(argv=None) -> int:
         x_fit = np.concatenate([data.x_train, data.x_val])
     ridge = DEFAULT_RIDGE if args.ridge is None else args.ridge
     _, base = models.evaluate(model, data.x_test, data.y_test)
-    rows = measure(model, data, x_fit, ridge, args.sparsities)
+    rows = measure(model, data, x_fit, ridge, args.sparsities, args.importances)
     os.makedirs(args.out, exist_ok=True)
     io.write_csv(os.path.join(args.out, "refit_curve.csv"), rows)
     caption = (f"Test accuracy (%) on {len(data.x_test):,} test images of {args.model} ({base:.2%} unpruned): "
                f"one-shot global masks, re-fit on {len(x_fit):,} {args.fit_on} images (ridge {ridge:g}), "
                f"no gradient step.")
-    md = table(rows, caption, args.sparsities)
+    md = table(rows, caption, args.sparsities, args.importances)
     with open(os.path.join(args.out, "refit_curve.md"), "w") as f:
         f.write(md)
     print(md)

@@ -59,9 +59,12 @@ python runners/refit_cost.py --data "$MNIST" --budget 200 --out $R/refit-curve
 evoprune experiment run runners/specs/refit-loop.toml --out $R/refit-loop --workers 2 --no-progress
 LOOP=$(python -c "import json; print(json.load(open('$R/refit-loop/experiment.json'))['model']['path'])")
 SPARSITIES=$(python -c "import json; print(','.join(str(round(json.load(open(f'$R/refit-loop/runs/sa-refit-seed{s}/summary.json'))['sparsity_global'], 4)) for s in range(3)))")
-python runners/refit_curve.py --model "$LOOP" --data "$MNIST" --sparsities "$SPARSITIES" --out $R/refit-loop/one-shot
+python runners/refit_curve.py --model "$LOOP" --data "$MNIST" --sparsities "$SPARSITIES" --importances magnitude,reconstruction \
+    --out $R/refit-loop/one-shot
+SPARSITIES=$(python -c "import json; print(','.join(str(round(json.load(open(f'$R/refit-loop/runs/sa-refit-ranks-seed{s}/summary.json'))['sparsity_global'], 4)) for s in range(3)))")
+python runners/refit_curve.py --model "$LOOP" --data "$MNIST" --sparsities "$SPARSITIES" --out $R/refit-loop/one-shot-ranks
 bash $R/gradual-mnist5k/run.sh
 FASHION=$(python -c "import json; print(json.load(open('$R/fashion-cnn/experiment.json'))['model']['path'])")
 python runners/refit_curve.py --model "$FASHION" --data /usr/share/datasets/fashion-mnist --fit-on val \
-    --sparsities 0.8,0.9,0.94 --out $R/refit-curve-fashion
+    --sparsities 0.8,0.9,0.94 --importances magnitude,reconstruction --out $R/refit-curve-fashion
 bash $R/gradual-fashion/run.sh

@@ -139,7 +139,7 @@ def refitted(model, specs: Sequence[LayerSpec], x: np.ndarray, schedule: Sequenc
     after the last step by their last re-fitted magnitude): a global threshold at a step's sparsity
     gives exactly that step's masks. Re-fitting lets the later steps see which weights the others
     took over, which one-shot magnitude cannot (5k MNIST LeNet-5 at 92 %, both re-fitted: 1.87 test
-    points lost by one-shot magnitude, 1.02 by these steps; `results/refit-loop/one-shot`).
+    points lost by one-shot magnitude, 1.02 by these steps; `results/refit-curve`).
     """
     from ..network.refit import Refitter
 

@@ -78,7 +78,7 @@ def tradeoff_figure(runs: Sequence[Run]) -> Figure:
     """Test accuracy against global sparsity: every run (labelled by seed), variant means ± std, unpruned, floor."""
     groups = by_variant(runs)
     col = colours(list(groups))
-    fig = Figure(figsize=(8.5, 6), layout="constrained")
+    fig = Figure(figsize=(8.5, 6.8), layout="constrained")
     ax = fig.add_subplot()
     for v, rs in groups.items():
         s = np.array([r.summary["sparsity_global"] for r in rs]) * 100
@@ -100,7 +100,8 @@ def tradeoff_figure(runs: Sequence[Run]) -> Figure:
     ax.set(xlabel="Global sparsity (% of prunable weights removed)", ylabel="Test accuracy (%)",
            title="Every run's final masks on the test set (numbers: seeds)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower left")
+    # Below the axes: inside them the legend can hide a run's point.
+    fig.legend(*ax.get_legend_handles_labels(), fontsize=8, loc="outside lower center", ncols=2)
     return fig
 
 
