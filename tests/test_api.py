@@ -72,3 +72,20 @@ def test_a_refitted_run_saves_the_model_its_summary_scores(tiny_model, small_mni
     for spec in prunable_layers(saved):
         assert np.all(saved.layers[spec.index].kernel.numpy()[~masks[spec.name]] == 0)  # pruned stay zero
     assert s["final_accuracy"] != s["final_accuracy_before_refit"]  # the weights did change
+
+
+def test_the_refitted_one_shot_prunes_by_the_refitted_order_and_needs_training_images(tiny_model, small_mnist):
+    from evoprune.errors import ConfigError
+    from evoprune.problem import importance
+
+    x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
+    config = make_config(sparsity=0.8, refit="after", eval_set="validation")
+    with pytest.raises(ConfigError, match="training images"):
+        prune(tiny_model, x_val, y_val, x_te, y_te, "refitted", config, progress=False)
+    result = prune(tiny_model, x_val, y_val, x_te, y_te, "refitted", config, progress=False,
+                   x_train=x_tr, y_train=y_tr)
+    specs = prunable_layers(tiny_model)
+    expected = importance.global_threshold_masks(importance.refitted(tiny_model, specs, x_tr), 0.8)
+    for s in specs:
+        np.testing.assert_array_equal(result.masks[s.name], expected[s.name])
+    assert result.summary["sparsity_global"] == pytest.approx(0.8, abs=1e-3) and result.summary["refit"] is True
