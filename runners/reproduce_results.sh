@@ -66,5 +66,5 @@ python runners/refit_curve.py --model "$LOOP" --data "$MNIST" --sparsities "$SPA
 bash $R/gradual-mnist5k/run.sh
 FASHION=$(python -c "import json; print(json.load(open('$R/fashion-cnn/experiment.json'))['model']['path'])")
 python runners/refit_curve.py --model "$FASHION" --data /usr/share/datasets/fashion-mnist --fit-on val \
-    --sparsities 0.8,0.9,0.94 --importances magnitude,reconstruction --out $R/refit-curve-fashion
+    --sparsities 0.8,0.9,0.94 --out $R/refit-curve-fashion
 bash $R/gradual-fashion/run.sh
