@@ -39,6 +39,18 @@ def check_model_file(path: str) -> None:
     except (zipfile.BadZipFile, OSError):
         raise ModelError(f"{path}: not a Keras model (not a .keras zip archive)") from None
 
+def add_training_args(p: argparse.ArgumentParser) -> None:
+    """How masked training runs (`finetune`, `gradual`): --optimizer, --learning-rate, --batch-size, --seed."""
+    from ..network.models import OPTIMIZERS
+    from ..pruned.finetune import FINETUNE_DEFAULTS as D
+
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=D["optimizer"], help=f"(default {D['optimizer']})")
+    p.add_argument("--learning-rate", type=float, default=D["learning_rate"],
+                   help=f"the optimizer's learning rate (default {D['learning_rate']})")
+    p.add_argument("--batch-size", type=int, default=D["batch_size"], help=f"(default {D['batch_size']})")
+    p.add_argument("--seed", type=int, default=D["seed"], help=f"(default {D['seed']})")
+
+
 def add_spread_args(p: argparse.ArgumentParser) -> None:
     """How an experiment's runs are spread, and its folder's options (`experiment run`, `compare`)."""
     p.add_argument("--workers", type=int, help="spread the runs over this many worker processes, one run each and "

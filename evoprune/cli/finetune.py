@@ -4,13 +4,13 @@ from __future__ import annotations
 import os
 
 from ..errors import ConfigError
-from .common import add_data_args, check_model_file
+from .common import add_data_args, add_training_args, check_model_file
 
 OUTPUTS = ("finetuned.keras", "finetune.json", "finetuned.sparse.npz")
 
 
 def add_parser(sub) -> None:
-    from ..pruned.finetune import FINETUNE_DEFAULTS, FINETUNE_EPOCHS
+    from ..pruned.finetune import FINETUNE_EPOCHS
 
     f = sub.add_parser("finetune", help="fine-tune a model with saved masks held fixed (pruned weights stay zero)")
     f.add_argument("--model", required=True, help="the unpruned .keras model the masks were searched on")
@@ -19,10 +19,7 @@ def add_parser(sub) -> None:
     f.add_argument("--point", type=int, help="with front_masks.npz: the front point (front.csv's `point`)")
     add_data_args(f)
     f.add_argument("--epochs", type=int, default=FINETUNE_EPOCHS, help=f"training epochs (default {FINETUNE_EPOCHS})")
-    f.add_argument("--learning-rate", type=float, default=FINETUNE_DEFAULTS["learning_rate"],
-                   help=f"Adam's learning rate (default {FINETUNE_DEFAULTS['learning_rate']})")
-    f.add_argument("--batch-size", type=int, default=FINETUNE_DEFAULTS["batch_size"])
-    f.add_argument("--seed", type=int, default=FINETUNE_DEFAULTS["seed"])
+    add_training_args(f)
     f.add_argument("--out", help="folder for finetuned.keras and finetune.json (default: the masks' folder)")
     f.add_argument("--force", action="store_true", help="overwrite a fine-tuning already in --out")
     f.set_defaults(run=run)
@@ -63,7 +60,8 @@ def run(args) -> int:
         masks = check_masks(found, specs)
     tuned, report = finetune_report(model, masks, data.x_train, data.y_train, data.x_test, data.y_test, args.epochs,
                                     data.x_val if len(data.y_val) else None, data.y_val if len(data.y_val) else None,
-                                    learning_rate=args.learning_rate, batch_size=args.batch_size, seed=args.seed)
+                                    optimizer=args.optimizer, learning_rate=args.learning_rate,
+                                    batch_size=args.batch_size, seed=args.seed)
     os.makedirs(out, exist_ok=True)
     report = {"model": os.path.abspath(args.model), "masks": os.path.abspath(args.masks), "point": args.point, **report,
               "export": export.export_sizes(model, tuned, out, "finetuned")}

@@ -7,15 +7,14 @@ import time
 from dataclasses import asdict
 
 from ..errors import ConfigError
-from .common import add_data_args, check_model_file
+from .common import add_data_args, add_training_args, check_model_file
 
 # history.csv: one row per epoch, the global sparsity at its end and Keras' figures.
 HISTORY_FIELDS = ("epoch", "sparsity", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 
 
 def add_parser(sub) -> None:
-    from ..network.models import OPTIMIZERS
-    from ..pruned.finetune import FINETUNE_DEFAULTS, FINETUNE_EPOCHS
+    from ..pruned.finetune import FINETUNE_EPOCHS
     from ..pruned.gradual import RULES
 
     g = sub.add_parser("gradual", help="prune gradually while fine-tuning (Zhu & Gupta's polynomial schedule)",
@@ -44,13 +43,7 @@ def add_parser(sub) -> None:
     g.add_argument("--rule", choices=RULES, default="magnitude",
                    help="which weights go at each pruning step, globally: magnitude |w| (default), or the "
                         "reconstruction or saliency scores on the training images")
-    g.add_argument("--optimizer", choices=OPTIMIZERS, default=FINETUNE_DEFAULTS["optimizer"],
-                   help=f"(default {FINETUNE_DEFAULTS['optimizer']}, as `finetune`)")
-    g.add_argument("--learning-rate", type=float, default=FINETUNE_DEFAULTS["learning_rate"],
-                   help=f"(default {FINETUNE_DEFAULTS['learning_rate']}, as `finetune`)")
-    g.add_argument("--batch-size", type=int, default=FINETUNE_DEFAULTS["batch_size"],
-                   help=f"(default {FINETUNE_DEFAULTS['batch_size']})")
-    g.add_argument("--seed", type=int, default=FINETUNE_DEFAULTS["seed"], help="(default 0)")
+    add_training_args(g)
     g.add_argument("--out", help="output folder (default runs/<timestamp>)")
     g.add_argument("--force", action="store_true", help="overwrite a run already in --out")
     g.set_defaults(run=run)

@@ -78,11 +78,12 @@ def test_finetune_command(tiny_model, mnist_path, tmp_path):
     specs = models.prunable_layers(tiny_model)
     io.save_npz(str(tmp_path / "masks.npz"), random_masks(specs, 0.8, seed=1))
     cmd = [sys.executable, "-m", "evoprune", "finetune", "--model", str(tmp_path / "model.keras"),
-           "--masks", str(tmp_path / "masks.npz"), "--data", mnist_path, "--epochs", "1", "--out", str(tmp_path / "ft")]
+           "--masks", str(tmp_path / "masks.npz"), "--data", mnist_path, "--epochs", "1", "--optimizer", "sgd", "--out", str(tmp_path / "ft")]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     report = json.loads((tmp_path / "ft" / "finetune.json").read_text())
     assert {"test_accuracy_before", "test_accuracy_after", "test_loss_before", "test_loss_after"} <= set(report)
+    assert report["settings"]["optimizer"] == "sgd"
     saved = models.load_model(str(tmp_path / "ft" / "finetuned.keras"))
     assert pruned_nonzero(saved, load_masks(str(tmp_path / "masks.npz"), specs)) == 0
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
