@@ -39,6 +39,7 @@ def check_model_file(path: str) -> None:
     except (zipfile.BadZipFile, OSError):
         raise ModelError(f"{path}: not a Keras model (not a .keras zip archive)") from None
 
+
 def add_training_args(p: argparse.ArgumentParser) -> None:
     """How masked training runs (`finetune`, `gradual`): --optimizer, --learning-rate, --batch-size, --seed."""
     from ..network.models import OPTIMIZERS

@@ -17,7 +17,7 @@ IMPORTANCES = ("magnitude", "saliency", "reconstruction", "refitted")
 # The re-fitted magnitude's schedule: plain magnitude prunes the first REFIT_FIRST of the weights, then each step
 # keeps REFIT_SHRINK of what was kept, chosen by the magnitudes of the previous step's re-fitted weights, until
 # REFIT_LAST is pruned: steps of about 1 point of sparsity near 90 %, where each weight pruned matters most.
-# Fixed once, before any search used it; not tuned on any figure reported.
+# Fixed once, before any search used it.
 REFIT_FIRST, REFIT_SHRINK, REFIT_LAST = 0.5, 0.9, 0.99
 
 
@@ -141,7 +141,7 @@ def refitted(model, specs: Sequence[LayerSpec], x: np.ndarray, schedule: Sequenc
     took over, which one-shot magnitude cannot (5k MNIST LeNet-5 at 92 %, both re-fitted: 1.87 test
     points lost by one-shot magnitude, 1.02 by these steps; `results/refit-curve`).
     """
-    from ..network.refit import Refitter
+    from ..network.refit import Refitter  # here: it loads SciPy, which no other importance needs
 
     total = sum(s.size for s in specs)
     schedule = refit_schedule() if schedule is None else list(schedule)
