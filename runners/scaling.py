@@ -50,7 +50,6 @@ def throughput(out, model_path, data, n: int, batches: int, batch: int) -> None:
         population.append(ind)
     out(f"(1) evaluation throughput: {batches} batches of {batch} whole-model masks "
         f"({problem.layout.size:,} bits) on {len(y):,} search images, after one warm-up batch")
-    out(f"{'executor':<34}{'evaluations/s':>15}{'× 1 worker':>12}")
     rates, reference = {}, None
     for label, name, workers, threads in (("serial (TF threads on every core)", "serial", None, None),
                                           ("process, 1 single-threaded worker", "process", 1, 1),
@@ -64,9 +63,12 @@ def throughput(out, model_path, data, n: int, batches: int, batch: int) -> None:
             rates[label] = len(results) / (time.perf_counter() - start)
         reference = reference or results
         assert results == reference, f"{label}: other fitness than the serial executor's"
-        one = rates.get("process, 1 single-threaded worker")
-        out(f"{label:<34}{rates[label]:>15.1f}{rates[label] / one if one else float('nan'):>12.2f}")
     registry.uninstall(problem.token)
+    # The table once every rate is in: each row against the 1-worker one, measured after the serial row.
+    out(f"{'executor':<34}{'evaluations/s':>15}{'× 1 worker':>12}")
+    one = rates["process, 1 single-threaded worker"]
+    for label, rate in rates.items():
+        out(f"{label:<34}{rate:>15.1f}{rate / one:>12.2f}")
     ratio = rates[f"process, {n} single-threaded workers"] / rates["process, 1 single-threaded worker"]
     out(f"evaluation speedup, {n} workers against 1: {ratio:.2f}  (fitness identical in all three)")
     out()
