@@ -117,8 +117,10 @@ def reconstruction(model, specs: Sequence[LayerSpec], x: np.ndarray) -> Scores:
     return {s.name: greedy_damage(model.layers[s.index].kernel.numpy(), moments[s.name]) for s in specs}
 
 
-def refit_schedule(first: float = REFIT_FIRST, shrink: float = REFIT_SHRINK, last: float = REFIT_LAST) -> list[float]:
-    """The global sparsities of `refitted`'s steps: `first`, then the kept share times `shrink` each step, up to `last`."""
+def refit_schedule(first: float = REFIT_FIRST, shrink: float = REFIT_SHRINK,
+                   last: float = REFIT_LAST) -> list[float]:
+    """The global sparsities of `refitted`'s steps: `first`, then the kept share times `shrink` each step,
+    up to `last`."""
     if not 0.0 < first <= last < 1.0 or not 0.0 < shrink < 1.0:
         raise ValueError(f"need 0 < first <= last < 1 and 0 < shrink < 1, got {first}, {last} and {shrink}")
     steps, kept = [first], 1.0 - first

@@ -9,12 +9,13 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
 from ..errors import ConfigError
+from ..problem.importance import IMPORTANCES as SCORES
 from ..problem.objectives import OBJECTIVES
 from ..problem.toolbox import MOVES, STARTS
 
 EVAL_SETS = ("train+validation", "validation", "test")
 SCOPES = ("layers", "model")
-IMPORTANCES = ("magnitude", "reconstruction", "saliency", "refitted", "none")  # scores guiding informed starts and moves
+IMPORTANCES = (*SCORES, "none")  # scores guiding informed starts and moves
 REFITS = ("no", "after", "loop")
 OBJECTIVE_SETTINGS = ("objective", "delta", "confidence", "loss_weight", "loss_to_warmup", "relative_threshold")
 
@@ -40,7 +41,7 @@ class SearchConfig:
     loss_to_warmup: float = 1.0     # study objective: warm-up loss allowance
     relative_threshold: bool = False
     # how candidates are made
-    importance: str = "magnitude"   # scores guiding starts and moves: magnitude, reconstruction, saliency, refitted, none
+    importance: str = "magnitude"   # scores guiding starts and moves: one of IMPORTANCES
     # informed: prune unimportant / restore important bits anywhere; layer: the same inside one layer per move
     # (chosen ∝ its weights), which keeps most evaluations short; study: the study's moves
     moves: str = "informed"
