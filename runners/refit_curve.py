@@ -3,8 +3,8 @@
     python runners/refit_curve.py --model ~/.cache/evoprune/baselines/mnist-89a7376f24cc6e12/model.keras \
         --data ../shared/data/mnist/mnist-5k.npz --out results/refit-curve
 
-Masks by global magnitude, reconstruction importance and the refitted order (`importance.compute`,
-the last two scored on the re-fit images) at each sparsity; each with and without `refit` on the 5,000 training
+Masks by global magnitude, reconstruction importance, the refitted order and the obs order (`importance.compute`,
+the last three scored on the re-fit images) at each sparsity; each with and without `refit` on the 5,000 training
 + validation images (--fit-on train: the 4,000 training ones only; val: the validation ones). Test accuracy on the test
 images (10,000 for the 5k MNIST file). Writes OUT/refit_curve.csv and OUT/refit_curve.md and prints
 the table.
@@ -16,7 +16,7 @@ import os
 import sys
 
 SPARSITIES = (0.70, 0.80, 0.85, 0.90, 0.92, 0.94, 0.95)
-IMPORTANCES = ("magnitude", "reconstruction", "refitted")
+IMPORTANCES = ("magnitude", "reconstruction", "refitted", "obs")
 
 
 def measure(model, data, x_fit, ridge: float, sparsities=SPARSITIES, kinds=IMPORTANCES) -> list[dict]:

@@ -23,6 +23,7 @@ REGISTERED = (
     "oneshot.Saliency",
     "oneshot.Reconstruction",
     "oneshot.Refitted",
+    "oneshot.Obs",
     "oneshot.Random",
 )
 

@@ -90,6 +90,14 @@ class Refitted(OneShot):
     importance = "refitted"
 
 
+class Obs(OneShot):
+    """Iterative pruning by Optimal Brain Surgeon's saliency on the closed-form re-fit between steps
+    (`importance.obs`), global threshold; pair it with `--refit` to keep the re-fitted weights."""
+
+    name = "obs"
+    importance = "obs"
+
+
 class Random(OneShot):
     """A random subset of the weights, of the target size."""
 

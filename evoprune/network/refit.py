@@ -60,6 +60,26 @@ def solve_unit(gram: np.ndarray, rhs: np.ndarray, kept: np.ndarray, ridge: float
     return weights, float(theta[k]) if bias else 0.0
 
 
+def removal_costs(gram: np.ndarray, theta: np.ndarray, kept: np.ndarray, ridge: float, bias: bool = True) -> np.ndarray:
+    """For one unit solved by `solve_unit` (its n weights then its bias in `theta`), how much its objective
+    `||X_kept w + b − y||² + ridge · ||w||²` rises if one kept weight alone is pruned and the unit's other kept
+    weights and bias are re-solved: `w_q² / [A⁻¹]_qq`, A the ridged Gram over its kept inputs (and the bias) —
+    Optimal Brain Surgeon's saliency, exact for this quadratic objective. Returns n costs, 0.0 where pruned."""
+    n = len(kept)
+    idx = np.flatnonzero(kept)
+    k = len(idx)
+    costs = np.zeros(n)
+    if k == 0:
+        return costs
+    if bias:
+        idx = np.append(idx, n)
+    a = gram[np.ix_(idx, idx)]
+    a[np.arange(k), np.arange(k)] += ridge
+    inverse_diagonal = np.diag(scipy.linalg.cho_solve(scipy.linalg.cho_factor(a), np.eye(len(idx))))[:k]
+    costs[idx[:k]] = theta[idx[:k]] ** 2 / inverse_diagonal
+    return costs
+
+
 def kernel_inputs(layer, a) -> np.ndarray:
     """What `layer`'s kernel multiplies, one row per output value: (rows, kernel inputs) in float64.
 
@@ -122,6 +142,14 @@ class LayerGram:
         solved = [solve_unit(self.gram, self.rhs[:, j], keep[:, j], ridge * self.rows, bias)
                   for j in range(keep.shape[1])]
         return np.stack([w for w, _ in solved], axis=1), np.array([b for _, b in solved])
+
+    def removal_costs(self, keep: np.ndarray, weights: np.ndarray, biases: np.ndarray, ridge: float,
+                      bias: bool) -> np.ndarray:
+        """Every unit's `removal_costs` for its solved weights (n_in, n_out) and biases, ridge `ridge` per row,
+        over the unit's target energy `Σ y²` (so that units and layers of any scale compare): (n_in, n_out)."""
+        theta = np.vstack([weights, biases[None, :]])
+        return np.stack([removal_costs(self.gram, theta[:, j], keep[:, j], ridge * self.rows, bias)
+                         / max(float(self.yy[j]), 1e-300) for j in range(keep.shape[1])], axis=1)
 
 
 def _check_supported(layer) -> None:
@@ -192,6 +220,7 @@ class Refitter:
         self._acts: list[OrderedDict] = [OrderedDict() for _ in range(len(self.specs) + 1)]
         self._keys: list[str] = []  # the digests of the last fitted mask set's prefixes, of 0 to all layers
         self._kept_targets: dict[int, list] = {}
+        self._masks: dict = {}  # the last fitted mask set
         self.solves = 0  # layers solved (not taken from what was kept)
         self._blas = ThreadpoolController()
 
@@ -219,6 +248,7 @@ class Refitter:
         original weights (before) and the re-fitted ones (after); without (a search's hot path: two
         products with each Gram matrix spared), an empty list."""
         masks = check_masks(masks, self.specs)
+        self._masks = masks
         # One BLAS thread: a unit's factorization is small, and threads that wait for a busy core (another
         # worker's, TensorFlow's) made them 20x slower; and the bits then do not depend on the thread count.
         with self._blas.limit(limits=1, user_api="blas"):
@@ -254,6 +284,21 @@ class Refitter:
             if target.use_bias:
                 target.bias.assign(biases)
         return layers
+
+    def removal_costs(self) -> dict[str, np.ndarray]:
+        """For the mask set `fit` was last given, each kept weight's cost of being pruned alone, its unit re-solved
+        (`LayerGram.removal_costs`, relative to the unit's target energy), kernel-shaped; 0.0 where pruned. Keep
+        (`keep` ≥ 1) the Gram statistics, or each layer's is computed again."""
+        costs = {}
+        with self._blas.limit(limits=1, user_api="blas"):
+            for i, s in enumerate(self.specs):
+                layer = self.fitted.layers[s.index]
+                keep = self._masks[s.name].reshape(-1, s.shape[-1])
+                weights = layer.kernel.numpy().reshape(keep.shape).astype(np.float64)
+                biases = layer.bias.numpy().astype(np.float64) if layer.use_bias else np.zeros(keep.shape[1])
+                costs[s.name] = self._gram(i).removal_costs(keep, weights, biases, self.ridge,
+                                                            layer.use_bias).reshape(s.shape)
+        return costs
 
     def outputs(self) -> np.ndarray:
         """The re-fitted copy's outputs over the images (N, ...) for the mask set `fit` was last given."""

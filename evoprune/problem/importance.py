@@ -1,5 +1,5 @@
 """Weight importance: magnitude, the loss-aware saliency ½·w²·F (F the empirical Fisher diagonal), greedy
-reconstruction damage, and the magnitudes of weights re-fitted step by step."""
+reconstruction damage, and the orders of pruning step by step with the re-fit, by magnitude or by OBS saliency."""
 from __future__ import annotations
 
 from typing import Mapping, Sequence
@@ -12,12 +12,12 @@ from ..network.masks import LayerSpec, Masks, flatten, split
 Scores = dict[str, np.ndarray]
 """One non-negative score per kernel weight, kernel-shaped: higher means more important."""
 
-IMPORTANCES = ("magnitude", "saliency", "reconstruction", "refitted")
+IMPORTANCES = ("magnitude", "saliency", "reconstruction", "refitted", "obs")
 
-# The re-fitted magnitude's schedule: plain magnitude prunes the first REFIT_FIRST of the weights, then each step
-# keeps REFIT_SHRINK of what was kept, chosen by the magnitudes of the previous step's re-fitted weights, until
-# REFIT_LAST is pruned: steps of about 1 point of sparsity near 90 %, where each weight pruned matters most.
-# Fixed once, before any search used it.
+# The re-fitted orders' schedule (refitted, obs): plain magnitude prunes the first REFIT_FIRST of the weights, then
+# each step keeps REFIT_SHRINK of what was kept, chosen from the previous step's re-fit (by magnitude, or OBS
+# saliency), until REFIT_LAST is pruned: steps of about 1 point of sparsity near 90 %, where each weight pruned
+# matters most. Fixed once, before any search used it; obs took it as it was.
 REFIT_FIRST, REFIT_SHRINK, REFIT_LAST = 0.5, 0.9, 0.99
 
 
@@ -143,13 +143,31 @@ def refitted(model, specs: Sequence[LayerSpec], x: np.ndarray, schedule: Sequenc
     took over, which one-shot magnitude cannot (5k MNIST LeNet-5 at 92 %, both re-fitted: 1.87 test
     points lost by one-shot magnitude, 1.02 by these steps; `results/refit-curve`).
     """
+    return _pruning_order(model, specs, x, schedule, lambda refitter: magnitude(refitter.fitted, specs))
+
+
+def obs(model, specs: Sequence[LayerSpec], x: np.ndarray, schedule: Sequence[float] | None = None) -> Scores:
+    """Importance as the order of `refitted`'s steps, each step after the first pruning the kept weights whose
+    removal costs least instead of the smallest: Optimal Brain Surgeon's saliency on the re-fit's own least
+    squares (`Refitter.removal_costs`: a weight's squared magnitude over its entry of the inverse ridged Gram of
+    its unit's kept inputs, relative to the unit's target energy), so a small weight on a large or
+    uncorrelated input is kept and a large one that the others can take over goes."""
+    return _pruning_order(model, specs, x, schedule, lambda refitter: refitter.removal_costs())
+
+
+def _pruning_order(model, specs: Sequence[LayerSpec], x: np.ndarray, schedule: Sequence[float] | None,
+                   measure) -> Scores:
+    """Prune by the model's magnitudes to the schedule's first sparsity, re-fit (`Refitter` on `x`), then at each
+    next step the weights still kept that `measure(refitter)` scores lowest, re-fitting after each; a weight's
+    score is its place in that order over the number of weights (the weights never pruned by the last measure)."""
     from ..network.refit import Refitter  # here: it loads SciPy, which no other importance needs
 
     total = sum(s.size for s in specs)
     schedule = refit_schedule() if schedule is None else list(schedule)
     if any(b <= a for a, b in zip(schedule, schedule[1:])) or not all(0.0 < s < 1.0 for s in schedule):
         raise ValueError(f"the schedule must rise strictly inside (0, 1), got {schedule}")
-    refitter = Refitter(model, x)
+    # keep=1: what a step's re-fit computed (its Gram statistics) is there for its measure
+    refitter = Refitter(model, x, keep=1)
     size = flatten(magnitude(model, specs), specs)
     place = np.empty(total)
     kept = np.ones(total, bool)
@@ -161,7 +179,7 @@ def refitted(model, specs: Sequence[LayerSpec], x: np.ndarray, schedule: Sequenc
         kept[going] = False
         done += going.size
         refitter.fit(split(kept.copy(), specs), report=False)
-        size = flatten(magnitude(refitter.fitted, specs), specs)
+        size = flatten(measure(refitter), specs)
     left = np.flatnonzero(kept)
     place[left[np.argsort(size[left], kind="stable")]] = done + np.arange(left.size)
     return split((place + 1.0) / total, specs)
@@ -177,6 +195,8 @@ def compute(kind: str, model, specs: Sequence[LayerSpec], x_train=None, y_train=
         return saliency(model, specs, x_train, y_train)
     if kind == "refitted":
         return refitted(model, specs, x_train)
+    if kind == "obs":
+        return obs(model, specs, x_train)
     return reconstruction(model, specs, x_train)
 
 

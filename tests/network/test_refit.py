@@ -5,7 +5,7 @@ import pytest
 from conftest import random_masks
 from evoprune._tf import import_keras, import_tensorflow
 from evoprune.network import models
-from evoprune.network.refit import kernel_inputs, refit, solve_unit
+from evoprune.network.refit import kernel_inputs, refit, removal_costs, solve_unit
 
 
 def ridge_lstsq(x: np.ndarray, y: np.ndarray, ridge_total: float, bias: bool) -> tuple[np.ndarray, float]:
@@ -34,6 +34,27 @@ def test_solve_unit_is_ridge_least_squares_over_the_kept_inputs():
         assert np.all(w[~kept] == 0.0) and b == pytest.approx(b_hand, rel=1e-10)
     w, b = solve_unit(gram, rhs, np.zeros(6, bool), 3.0)
     assert np.all(w == 0.0) and b == pytest.approx(y.mean())  # nothing kept: the bias takes the mean target
+
+
+def test_removal_costs_are_what_pruning_each_weight_and_solving_again_costs():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(200, 6)) + 0.5
+    y = x @ np.array([1.0, 0.5, -2.0, 0.3, 0.0, 1.5]) + rng.normal(size=200)
+    gram, rhs = augmented_gram(x, y)
+    kept = np.array([True, False, True, True, False, True])
+
+    def objective(w, b):  # what solve_unit minimizes
+        return float(np.sum((x @ w + b - y) ** 2) + 3.0 * np.sum(w ** 2))
+
+    for bias in (True, False):
+        w, b = solve_unit(gram, rhs, kept, 3.0, bias)
+        costs = removal_costs(gram, np.append(w, b), kept, 3.0, bias)
+        assert np.all(costs[~kept] == 0.0)
+        for q in np.flatnonzero(kept):
+            without = kept.copy()
+            without[q] = False
+            rise = objective(*solve_unit(gram, rhs, without, 3.0, bias)) - objective(w, b)
+            assert rise > 0.0 and costs[q] == pytest.approx(rise, rel=1e-8)
 
 
 def dense_chain(seed: int = 0):

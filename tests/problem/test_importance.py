@@ -90,6 +90,40 @@ def test_refitted_scores_replay_iterative_magnitude_pruning_with_the_refit():
         importance.magnitude(model, specs), 0.6), specs))
 
 
+def test_obs_scores_replay_pruning_by_the_removal_costs_of_each_refit():
+    from evoprune._tf import import_keras
+    from evoprune.network import models
+    from evoprune.network.masks import flatten
+    from evoprune.network.refit import Refitter
+
+    keras = import_keras()
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, activation="sigmoid", name="a"),
+                              keras.layers.Dense(3, name="b")])
+    x = np.random.default_rng(0).normal(size=(200, 6)).astype(np.float32)
+    specs = models.prunable_layers(model)
+    scores = importance.obs(model, specs, x, schedule=[0.4, 0.6, 0.8])
+    # the first step is plain global magnitude, as refitted's
+    first = importance.global_threshold_masks(scores, 0.4)
+    np.testing.assert_array_equal(flatten(first, specs),
+                                  flatten(importance.global_threshold_masks(importance.magnitude(model, specs), 0.4),
+                                          specs))
+    # each next one: the kept weights whose removal the previous step's re-fit says costs least
+    refitter = Refitter(model, x)
+    previous = first
+    for sparsity, more in ((0.6, 9), (0.8, 9)):
+        refitter.fit(previous, report=False)
+        costs, kept = flatten(refitter.removal_costs(), specs), flatten(previous, specs)
+        going = np.flatnonzero(kept)[np.argsort(costs[kept], kind="stable")[:more]]
+        expected = kept.copy()
+        expected[going] = False
+        np.testing.assert_array_equal(flatten(importance.global_threshold_masks(scores, sparsity), specs), expected)
+        previous = importance.global_threshold_masks(scores, sparsity)
+    # not the re-fitted magnitudes' order
+    assert not np.array_equal(flatten(importance.global_threshold_masks(scores, 0.8), specs), flatten(
+        importance.global_threshold_masks(importance.refitted(model, specs, x, schedule=[0.4, 0.6, 0.8]), 0.8), specs))
+
+
 def test_refit_schedule_shrinks_the_kept_share_step_by_step():
     steps = importance.refit_schedule(0.5, 0.5, 0.9)
     np.testing.assert_allclose(steps, [0.5, 0.75, 0.875])
