@@ -62,7 +62,10 @@ SPARSITIES=$(python -c "import json; print(','.join(str(round(json.load(open(f'$
 python runners/refit_curve.py --model "$LOOP" --data "$MNIST" --sparsities "$SPARSITIES" --importances magnitude,reconstruction \
     --out $R/refit-loop/one-shot
 SPARSITIES=$(python -c "import json; print(','.join(str(round(json.load(open(f'$R/refit-loop/runs/sa-refit-ranks-seed{s}/summary.json'))['sparsity_global'], 4)) for s in range(3)))")
-python runners/refit_curve.py --model "$LOOP" --data "$MNIST" --sparsities "$SPARSITIES" --out $R/refit-loop/one-shot-ranks
+python runners/refit_curve.py --model "$LOOP" --data "$MNIST" --sparsities "$SPARSITIES" \
+    --importances magnitude,reconstruction,refitted --out $R/refit-loop/one-shot-ranks
+SPARSITIES=$(python -c "import json; print(','.join(str(round(json.load(open(f'$R/refit-loop/runs/sa-refit-obs-seed{s}/summary.json'))['sparsity_global'], 4)) for s in range(3)))")
+python runners/refit_curve.py --model "$LOOP" --data "$MNIST" --sparsities "$SPARSITIES" --out $R/refit-loop/one-shot-obs
 bash $R/gradual-mnist5k/run.sh
 FASHION=$(python -c "import json; print(json.load(open('$R/fashion-cnn/experiment.json'))['model']['path'])")
 python runners/refit_curve.py --model "$FASHION" --data /usr/share/datasets/fashion-mnist --fit-on val \

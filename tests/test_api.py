@@ -74,18 +74,19 @@ def test_a_refitted_run_saves_the_model_its_summary_scores(tiny_model, small_mni
     assert s["final_accuracy"] != s["final_accuracy_before_refit"]  # the weights did change
 
 
-def test_the_refitted_one_shot_prunes_by_the_refitted_order_and_needs_training_images(tiny_model, small_mnist):
+@pytest.mark.parametrize("order", ["refitted", "obs"])
+def test_the_refitted_one_shots_prune_by_their_order_and_need_training_images(tiny_model, small_mnist, order):
     from evoprune.errors import ConfigError
     from evoprune.problem import importance
 
     x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
     config = make_config(sparsity=0.8, refit="after", eval_set="validation")
     with pytest.raises(ConfigError, match="training images"):
-        prune(tiny_model, x_val, y_val, x_te, y_te, "refitted", config, progress=False)
-    result = prune(tiny_model, x_val, y_val, x_te, y_te, "refitted", config, progress=False,
+        prune(tiny_model, x_val, y_val, x_te, y_te, order, config, progress=False)
+    result = prune(tiny_model, x_val, y_val, x_te, y_te, order, config, progress=False,
                    x_train=x_tr, y_train=y_tr)
     specs = prunable_layers(tiny_model)
-    expected = importance.global_threshold_masks(importance.refitted(tiny_model, specs, x_tr), 0.8)
+    expected = importance.global_threshold_masks(getattr(importance, order)(tiny_model, specs, x_tr), 0.8)
     for s in specs:
         np.testing.assert_array_equal(result.masks[s.name], expected[s.name])
     assert result.summary["sparsity_global"] == pytest.approx(0.8, abs=1e-3) and result.summary["refit"] is True
