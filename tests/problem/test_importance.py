@@ -57,18 +57,25 @@ def test_thresholds_prune_the_lowest_scores():
     assert (~u["a"]).sum() == 2 and (~u["b"]).sum() == 2
 
 
-def test_refitted_scores_replay_iterative_magnitude_pruning_with_the_refit():
+def tiny_sigmoid_chain():
+    """A seeded Dense 6 → 5 (sigmoid) → 3 model (30 + 15 weights), its prunable layers and 200 inputs."""
     from evoprune._tf import import_keras
     from evoprune.network import models
-    from evoprune.network.masks import flatten
-    from evoprune.network.refit import refit
 
     keras = import_keras()
     keras.utils.set_random_seed(3)
     model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, activation="sigmoid", name="a"),
                               keras.layers.Dense(3, name="b")])
     x = np.random.default_rng(0).normal(size=(200, 6)).astype(np.float32)
-    specs = models.prunable_layers(model)  # 30 + 15 weights
+    return model, models.prunable_layers(model), x
+
+
+def test_refitted_scores_replay_iterative_magnitude_pruning_with_the_refit():
+    from evoprune.network import models
+    from evoprune.network.masks import flatten
+    from evoprune.network.refit import refit
+
+    model, specs, x = tiny_sigmoid_chain()
     scores = importance.refitted(model, specs, x, schedule=[0.4, 0.6])
     flat = flatten(scores, specs)
     np.testing.assert_array_equal(np.sort(flat), (np.arange(45) + 1.0) / 45)  # one place per weight
@@ -91,17 +98,10 @@ def test_refitted_scores_replay_iterative_magnitude_pruning_with_the_refit():
 
 
 def test_obs_scores_replay_pruning_by_the_removal_costs_of_each_refit():
-    from evoprune._tf import import_keras
-    from evoprune.network import models
     from evoprune.network.masks import flatten
     from evoprune.network.refit import Refitter
 
-    keras = import_keras()
-    keras.utils.set_random_seed(3)
-    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, activation="sigmoid", name="a"),
-                              keras.layers.Dense(3, name="b")])
-    x = np.random.default_rng(0).normal(size=(200, 6)).astype(np.float32)
-    specs = models.prunable_layers(model)
+    model, specs, x = tiny_sigmoid_chain()
     scores = importance.obs(model, specs, x, schedule=[0.4, 0.6, 0.8])
     # the first step is plain global magnitude, as refitted's
     first = importance.global_threshold_masks(scores, 0.4)
