@@ -63,7 +63,8 @@ def main(argv=None) -> int:
     p.add_argument("--data", help="local data, as for evoprune prune (default: the file the baseline records)")
     p.add_argument("--out", required=True, help="folder for refit_curve.csv and refit_curve.md")
     p.add_argument("--fit-on", choices=("train+val", "train", "val"), default="train+val",
-                   help="the images the re-fit (and the reconstruction and refitted importances) sees (default train+val)")
+                   help="the images the re-fit (and the reconstruction, refitted and obs importances) sees "
+                        "(default train+val)")
     p.add_argument("--sparsities", type=lambda text: tuple(float(v) for v in text.split(",")), default=SPARSITIES,
                    help="comma-separated global sparsities, as fractions (default: 0.7 to 0.95)")
     p.add_argument("--importances", type=lambda text: tuple(text.split(",")), default=IMPORTANCES,

@@ -213,7 +213,8 @@ class Refitter:
         self.fitted = models.clone(model)
         self._chain = models.chain_layers(self.fitted)
         self._steps = self._compile_steps()
-        self._targets_of = [_compiled(partial(_probe_pre_activation, keras.Model(model.inputs, model.layers[s.index].input),
+        self._targets_of = [_compiled(partial(_probe_pre_activation,
+                                              keras.Model(model.inputs, model.layers[s.index].input),
                                               model.layers[s.index]), x.shape[1:]) for s in self.specs]
         self._grams: list[OrderedDict] = [OrderedDict() for _ in self.specs]
         self._solved: list[OrderedDict] = [OrderedDict() for _ in self.specs]
