@@ -15,7 +15,7 @@ HISTORY_FIELDS = ("epoch", "sparsity", "loss", "accuracy", "val_loss", "val_accu
 
 def add_parser(sub) -> None:
     from ..pruned.finetune import FINETUNE_EPOCHS
-    from ..pruned.gradual import RULES
+    from ..pruned.gradual import RULES, SEARCH_BUDGET
 
     g = sub.add_parser("gradual", help="prune gradually while fine-tuning (Zhu & Gupta's polynomial schedule)",
                        description="Train the model on its training images while its masks are recomputed on a "
@@ -41,8 +41,12 @@ def add_parser(sub) -> None:
                         "(default: the steps of one epoch, i.e. one pruning step per epoch)")
     g.add_argument("--power", type=int, default=3, help="the schedule's exponent (default 3, as tfmot)")
     g.add_argument("--rule", choices=RULES, default="magnitude",
-                   help="which weights go at each pruning step, globally: magnitude |w| (default), or the "
-                        "reconstruction or saliency scores on the training images")
+                   help="which weights go at each pruning step, globally: magnitude |w| (default), the "
+                        "reconstruction or saliency scores on the training images, or search: a short hill "
+                        "climb from the magnitude masks, trading kept weights for the step's pruned ones while "
+                        "that lowers the loss on the training images")
+    g.add_argument("--rule-budget", type=int, default=SEARCH_BUDGET, metavar="N",
+                   help=f"--rule search: evaluations per pruning step (default {SEARCH_BUDGET})")
     add_training_args(g)
     g.add_argument("--out", help="output folder (default runs/<timestamp>)")
     g.add_argument("--force", action="store_true", help="overwrite a run already in --out")
@@ -68,6 +72,8 @@ def check_args(args) -> None:
         raise ConfigError(f"--frequency must be ≥ 1, got {args.frequency}")
     if args.power < 1:
         raise ConfigError(f"--power must be ≥ 1, got {args.power}")
+    if args.rule == "search" and args.rule_budget < 2:
+        raise ConfigError(f"--rule-budget must be ≥ 2, got {args.rule_budget}")
 
 
 def make_schedule(args, train_images: int):
@@ -105,8 +111,8 @@ def run(args) -> int:
     model = models.load_model(args.model)
     models.check_input_shape(model, data.x_test)
     models.prunable_layers(model)  # refuses a model with none, before the folder is made
-    rule = named_rule(args.rule, data.x_train, data.y_train)
-    settings = {"rule": args.rule, "optimizer": args.optimizer, "learning_rate": args.learning_rate,
+    rule = named_rule(args.rule, data.x_train, data.y_train, args.rule_budget, args.seed)
+    settings = {"rule": args.rule, **({"rule_budget": args.rule_budget} if args.rule == "search" else {}), "optimizer": args.optimizer, "learning_rate": args.learning_rate,
                 "batch_size": args.batch_size, "seed": args.seed, "epochs": args.epochs,
                 "begin_epoch": args.begin_epoch, "end_epoch": end_epoch(args), "steps_per_epoch": per_epoch}
     folder = RunFolder(out, force=args.force)

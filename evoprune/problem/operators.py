@@ -1,4 +1,5 @@
-"""DEAP operators on bit masks: adaptive rate, the study's SA move and bit flips, importance-informed moves and starts.
+"""DEAP operators on bit masks: adaptive rate, the study's SA move and bit flips, importance-informed moves (and
+swaps at a fixed sparsity) and starts.
 
 Every operator that depends on the genome being searched reads it from a `Genome` holder at
 call time, so the search can move from layer to layer without re-registering anything in
@@ -114,6 +115,26 @@ def mut_informed(individual, indpb: float, rng: np.random.Generator, genome: Gen
     on = _weighted_sample(pruned, ranks[pruned] ** focus, n_on, rng) if n_on else pruned[:0]
     b[off] = 0
     b[on] = 1
+    return (individual,)
+
+
+def mut_swap(individual, indpb: float, rng: np.random.Generator, genome: Genome, movable: np.ndarray,
+             focus: float = 4.0):
+    """Trade kept bits for pruned ones, one for one and only among the `movable` bits: the sparsity stays.
+
+    About `indpb` of the movable kept bits are turned off, drawn with weight `(1 − rank)^focus`, and as
+    many movable pruned bits turned on, drawn with weight `rank^focus` (`mut_informed`'s draws, with
+    `restore` 1 and a fixed count); the bits outside `movable` are never touched. A search at a fixed
+    sparsity (e.g. a gradual pruning step choosing among the weights it may prune) moves with it.
+    """
+    b = _view(individual)
+    ranks = genome.ranks if genome.ranks is not None else np.full(b.size, 0.5)
+    kept, pruned = np.flatnonzero((b == 1) & movable), np.flatnonzero((b == 0) & movable)
+    n = min(max(1, int(rng.binomial(kept.size, indpb))), kept.size, pruned.size)
+    if n:
+        off = _weighted_sample(kept, (1.0 - ranks[kept]) ** focus, n, rng)
+        b[_weighted_sample(pruned, ranks[pruned] ** focus, n, rng)] = 1
+        b[off] = 0
     return (individual,)
 
 

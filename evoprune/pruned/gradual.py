@@ -10,6 +10,7 @@ import numpy as np
 
 from .._tf import import_keras
 from ..errors import ConfigError
+from ..evaluation import registry
 from ..network import models
 from ..network.masks import (LayerSpec, Masks, check_masks, full_masks, layer_sparsity, sparsity_global,
                              sparsity_layer_mean)
@@ -77,18 +78,64 @@ def score_rule(scores: Callable[[object, Sequence[LayerSpec]], importance.Scores
 magnitude_rule: Rule = score_rule(importance.magnitude)
 """Global magnitude pruning of the weights as they are at the pruning step."""
 
-RULES = ("magnitude", "reconstruction", "saliency")
+RULES = ("magnitude", "reconstruction", "saliency", "search")
+
+SEARCH_BUDGET = 25
+"""Evaluations of the search rule's short search per pruning step (41 steps: about a default search's 1,000)."""
 
 
-def named_rule(name: str, x_train: np.ndarray | None = None, y_train: np.ndarray | None = None) -> Rule:
-    """The rule `name` of `RULES`: |w|, or `problem.importance`'s reconstruction or saliency scores computed on
-    (x_train, y_train) from the weights as they are at each pruning step."""
+def search_rule(x: np.ndarray, y: np.ndarray, budget: int = SEARCH_BUDGET, seed: int = 0) -> Rule:
+    """A short search at each step: from the magnitude rule's masks, evoprune's hill climbing (`hc`) trades
+    kept weights for the ones this step would prune, one for one (`operators.mut_swap`, registered as the
+    toolbox's `mutate`, ranked by |w|), and keeps a trade only when it lowers the loss on (x, y); `budget`
+    evaluations per step. The sparsity is the schedule's; weights pruned at earlier steps stay pruned."""
+    from functools import partial
+
+    from ..problem.operators import mut_swap
+    from ..problem.problem import Problem
+    from ..search import make_config, search
+
+    if budget < 2:
+        raise ConfigError(f"the search rule needs a budget of at least 2 evaluations per step, got {budget}")
+    steps = iter(range(1 << 62))
+
+    def rule(model, sparsity: float, previous: Masks) -> Masks:
+        start = magnitude_rule(model, sparsity, previous)
+        step = next(steps)
+        if sparsity_global(start) == sparsity_global(previous):
+            return start  # nothing to choose at this step
+        # δ = 1: no accuracy floor, so every mask of the step's sparsity is feasible and the cost orders them by
+        # loss alone; the informed start at the step's sparsity is `start` (pruned weights are exactly 0).
+        problem = Problem(model, x, y, delta=1.0, loss_weight=1.0)
+        movable = problem.layout.genome(previous).astype(bool)
+        config = make_config(budget=budget, seed=int(np.random.SeedSequence([seed, step]).generate_state(1)[0]),
+                             start_sparsity=sparsity_global(start), delta=1.0, loss_weight=1.0)
+
+        def swaps(tb):
+            tb.register("mutate", partial(mut_swap, rng=tb.rng, genome=tb.genome, movable=movable))
+
+        try:
+            found = search(problem, "hc", config, customize=swaps).masks
+        finally:
+            registry.uninstall(problem.token)
+        return found
+
+    return rule
+
+
+def named_rule(name: str, x_train: np.ndarray | None = None, y_train: np.ndarray | None = None,
+               budget: int = SEARCH_BUDGET, seed: int = 0) -> Rule:
+    """The rule `name` of `RULES`: |w|, `problem.importance`'s reconstruction or saliency scores computed on
+    (x_train, y_train) from the weights as they are at each pruning step, or `search_rule` deciding on them
+    (`budget` evaluations a step, seeded by `seed`)."""
     if name == "magnitude":
         return magnitude_rule
     if name not in RULES:
         raise ConfigError(f"unknown rule {name!r} (choose from {', '.join(RULES)})")
-    if x_train is None or (name == "saliency" and y_train is None):
+    if x_train is None or (name in ("saliency", "search") and y_train is None):
         raise ConfigError(f"the {name} rule needs the training images")
+    if name == "search":
+        return search_rule(x_train, y_train, budget, seed)
     if name == "reconstruction":
         return score_rule(lambda model, specs: importance.reconstruction(model, specs, x_train))
     return score_rule(lambda model, specs: importance.saliency(model, specs, x_train, y_train))

@@ -7,7 +7,7 @@ from evoprune.network.masks import LayerSpec
 from evoprune.problem.genome import FrontIndividual, MaskIndividual, bits, individual_of
 from evoprune.problem.layout import Layout
 from evoprune.problem.operators import (Genome, adaptive_rate, importance_ranks, init_from_mask, init_informed,
-                                        mut_flip, mut_informed, mut_prune)
+                                        mut_flip, mut_informed, mut_prune, mut_swap)
 from evoprune.problem.toolbox import build_toolbox
 
 
@@ -102,6 +102,29 @@ def test_informed_moves_prune_unimportant_weights_and_restore_important_ones():
     # informed: the pruned are far less important than the kept on average, the restored far more
     assert info.ranks[off].mean() < info.ranks[kept_before].mean() - 0.2
     assert info.ranks[on].mean() > info.ranks[start == 0].mean() + 0.2
+
+
+def test_swaps_keep_the_sparsity_and_never_touch_bits_that_may_not_move():
+    scores, info = informed_layer()
+    rng = np.random.default_rng(6)
+    start = np.ones(scores.size, np.uint8)
+    start[rng.permutation(scores.size)[:8000]] = 0
+    movable = rng.random(scores.size) < 0.5
+    for rate in (0.1, 1e-9):  # a tiny rate still trades one pair
+        ind = individual_of(start)
+        (ind,) = mut_swap(ind, rate, rng, info, movable)
+        b = bits(ind)
+        off = np.flatnonzero((start == 1) & (b == 0))
+        on = np.flatnonzero((start == 0) & (b == 1))
+        assert b.sum() == start.sum() and off.size == on.size >= 1
+        assert np.all(b[~movable] == start[~movable])
+    # informed as mut_informed: the least important movable kept bits go, the most important movable pruned come
+    ind = individual_of(start)
+    (ind,) = mut_swap(ind, 0.1, rng, info, movable)
+    b = bits(ind)
+    off, on = np.flatnonzero((start == 1) & (b == 0)), np.flatnonzero((start == 0) & (b == 1))
+    assert info.ranks[off].mean() < info.ranks[(start == 1) & movable].mean() - 0.2
+    assert info.ranks[on].mean() > info.ranks[(start == 0) & movable].mean() + 0.2
 
 
 def test_informed_start_prunes_the_least_important_at_the_sparsity():

@@ -121,6 +121,38 @@ def test_the_importance_rules_prune_to_the_target(tiny_model, small_mnist, name)
         assert np.all(result.model.get_layer(mask_name).kernel.numpy()[~mask] == 0.0)
 
 
+def test_the_search_rule_keeps_the_step_sparsity_and_finds_a_lower_loss_than_magnitude(tiny_model, small_mnist):
+    from evoprune.network.masks import full_masks
+    from evoprune.pruned.gradual import named_rule
+
+    x, y = small_mnist[0][:400], small_mnist[1][:400]
+    specs = models.prunable_layers(tiny_model)
+    previous = magnitude_rule(tiny_model, 0.5, full_masks(specs))
+    model = models.masked_copy(tiny_model, previous)  # as gradual holds it: the pruned weights are 0
+    by_magnitude = magnitude_rule(model, 0.7, previous)
+    rule = named_rule("search", x, y, budget=30, seed=0)
+    found = rule(model, 0.7, previous)
+    assert sparsity_global(found) == sparsity_global(by_magnitude)
+    assert all(np.all(found[n] <= previous[n]) for n in previous)  # nothing pruned before comes back
+    loss = {name: models.evaluate_masked(model, m, x, y, models.kernels(model, specs))[0]
+            for name, m in (("search", found), ("magnitude", by_magnitude))}
+    assert loss["search"] < loss["magnitude"]  # 30 evaluations found a better trade than the start
+    # a step with nothing to choose returns the previous masks as they are
+    same = rule(model, sparsity_global(previous), previous)
+    assert all(np.array_equal(same[n], previous[n]) for n in previous)
+
+
+def test_the_search_rule_prunes_while_training_to_the_target(tiny_model, small_mnist):
+    from evoprune.pruned.gradual import named_rule
+
+    x, y = small_mnist[0][:400], small_mnist[1][:400]
+    result = gradual_prune(tiny_model, x, y, PolynomialDecay(0.2, 0.7, 0, 4, 2), epochs=1, batch_size=50,
+                           rule=named_rule("search", x, y, budget=4))
+    assert sparsity_global(result.masks) == pytest.approx(0.7, abs=0.01)
+    for mask_name, mask in result.masks.items():
+        assert np.all(result.model.get_layer(mask_name).kernel.numpy()[~mask] == 0.0)
+
+
 def test_an_unknown_rule_is_refused():
     from evoprune.pruned.gradual import named_rule
 
@@ -128,3 +160,5 @@ def test_an_unknown_rule_is_refused():
         named_rule("taylor")
     with pytest.raises(ConfigError, match="needs the training images"):
         named_rule("saliency")
+    with pytest.raises(ConfigError, match="at least 2 evaluations"):
+        named_rule("search", np.zeros((1, 28, 28, 1)), np.zeros(1), budget=1)
