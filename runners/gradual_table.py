@@ -2,8 +2,9 @@
 
     python runners/gradual_table.py results/gradual-mnist5k --sparsities 94 96
 
-Reads FOLDER/gradual-sS-seedN/summary.json and FOLDER/oneshot-sS-seedN/{summary,finetune}.json (the one-shot
-summary.json is the magnitude pruning before fine-tuning, finetune.json the fine-tuned model).
+Reads FOLDER/gradual-sS-seedN/summary.json (and FOLDER/gradual-search-sS-seedN/summary.json, gradual pruning with
+--rule search, with --methods gradual,gradual-search,oneshot) and FOLDER/oneshot-sS-seedN/{summary,finetune}.json
+(the one-shot summary.json is the magnitude pruning before fine-tuning, finetune.json the fine-tuned model).
 """
 import argparse
 import json
@@ -15,7 +16,7 @@ def row(folder: str, method: str, s: int, seed: int) -> tuple:
     """(global sparsity, test accuracy, last-epoch validation accuracy, unpruned test accuracy) of one run."""
     run = os.path.join(folder, f"{method}-s{s}-seed{seed}")
     j = json.load(open(os.path.join(run, "summary.json")))
-    if method == "gradual":
+    if method.startswith("gradual"):
         return j["sparsity_global"], j["final_accuracy"], j["val_accuracy_last_epoch"], j["baseline_accuracy"]
     f = json.load(open(os.path.join(run, "finetune.json")))
     return f["sparsity_global"], f["test_accuracy_after"], f["val_accuracy_last_epoch"], j["baseline_accuracy"]
@@ -26,12 +27,14 @@ def main(argv=None) -> None:
     p.add_argument("folder")
     p.add_argument("--sparsities", type=int, nargs="+", default=[94, 96], help="target sparsities in percent")
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--methods", type=lambda text: text.split(","), default=["gradual", "oneshot"],
+                   help="comma-separated run-folder prefixes (default gradual,oneshot)")
     args = p.parse_args(argv)
     print("| method | target sparsity | seed | global sparsity | val. accuracy (last epoch) | test accuracy "
           "| drop (points) |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for s in args.sparsities:
-        for method in ("gradual", "oneshot"):
+        for method in args.methods:
             drops, accs = [], []
             for seed in range(args.seeds):
                 try:
