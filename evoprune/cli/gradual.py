@@ -112,7 +112,8 @@ def run(args) -> int:
     models.check_input_shape(model, data.x_test)
     models.prunable_layers(model)  # refuses a model with none, before the folder is made
     rule = named_rule(args.rule, data.x_train, data.y_train, args.rule_budget, args.seed)
-    settings = {"rule": args.rule, **({"rule_budget": args.rule_budget} if args.rule == "search" else {}), "optimizer": args.optimizer, "learning_rate": args.learning_rate,
+    settings = {"rule": args.rule, **({"rule_budget": args.rule_budget} if args.rule == "search" else {}),
+                "optimizer": args.optimizer, "learning_rate": args.learning_rate,
                 "batch_size": args.batch_size, "seed": args.seed, "epochs": args.epochs,
                 "begin_epoch": args.begin_epoch, "end_epoch": end_epoch(args), "steps_per_epoch": per_epoch}
     folder = RunFolder(out, force=args.force)

@@ -1,6 +1,7 @@
 """Gradual pruning while training (Zhu & Gupta 2017), Keras 3 native: tfmot's polynomial-decay schedule."""
 from __future__ import annotations
 
+import itertools
 import math
 import resource
 from dataclasses import asdict, dataclass, field
@@ -15,6 +16,9 @@ from ..network import models
 from ..network.masks import (LayerSpec, Masks, check_masks, full_masks, layer_sparsity, sparsity_global,
                              sparsity_layer_mean)
 from ..problem import importance
+from ..problem.operators import mut_swap
+from ..problem.problem import Problem
+from ..search import make_config, search
 from .finetune import FINETUNE_DEFAULTS, MaskConstraint
 
 Rule = Callable[[object, float, Masks], Masks]
@@ -89,15 +93,9 @@ def search_rule(x: np.ndarray, y: np.ndarray, budget: int = SEARCH_BUDGET, seed:
     kept weights for the ones this step would prune, one for one (`operators.mut_swap`, registered as the
     toolbox's `mutate`, ranked by |w|), and keeps a trade only when it lowers the loss on (x, y); `budget`
     evaluations per step. The sparsity is the schedule's; weights pruned at earlier steps stay pruned."""
-    from functools import partial
-
-    from ..problem.operators import mut_swap
-    from ..problem.problem import Problem
-    from ..search import make_config, search
-
     if budget < 2:
         raise ConfigError(f"the search rule needs a budget of at least 2 evaluations per step, got {budget}")
-    steps = iter(range(1 << 62))
+    steps = itertools.count()  # the pruning steps seen, seeding each step's search apart
 
     def rule(model, sparsity: float, previous: Masks) -> Masks:
         start = magnitude_rule(model, sparsity, previous)
@@ -112,7 +110,7 @@ def search_rule(x: np.ndarray, y: np.ndarray, budget: int = SEARCH_BUDGET, seed:
                              start_sparsity=sparsity_global(start), delta=1.0, loss_weight=1.0)
 
         def swaps(tb):
-            tb.register("mutate", partial(mut_swap, rng=tb.rng, genome=tb.genome, movable=movable))
+            tb.register("mutate", mut_swap, rng=tb.rng, genome=tb.genome, movable=movable)
 
         try:
             found = search(problem, "hc", config, customize=swaps).masks
