@@ -68,6 +68,7 @@ SPARSITIES=$(python -c "import json; print(','.join(str(round(json.load(open(f'$
 python runners/refit_curve.py --model "$LOOP" --data "$MNIST" --sparsities "$SPARSITIES" --out $R/refit-loop/one-shot-obs
 bash $R/gradual-mnist5k/run.sh
 bash $R/gradual-mnist5k/run_search.sh
+bash $R/gradual-mnist5k/run_98.sh
 FASHION=$(python -c "import json; print(json.load(open('$R/fashion-cnn/experiment.json'))['model']['path'])")
 python runners/refit_curve.py --model "$FASHION" --data /usr/share/datasets/fashion-mnist --fit-on val \
     --sparsities 0.8,0.9,0.94 --out $R/refit-curve-fashion
