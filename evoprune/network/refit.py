@@ -31,6 +31,18 @@ DEFAULT_BATCH = 500
 """Images per forward pass; a LeNet-5 conv1 batch of 500 is 392,000 patch rows (78 MB in float64)."""
 
 
+def _kept_system(gram: np.ndarray, kept: np.ndarray, ridge: float, bias: bool) -> tuple[np.ndarray, int, np.ndarray]:
+    """A unit's least squares over its kept inputs: their indices in `gram` (then the bias's, the last, with
+    `bias`), how many are weights (k), and `gram` over them with `ridge` added on the weights' diagonal."""
+    idx = np.flatnonzero(kept)
+    k = len(idx)
+    if bias:
+        idx = np.append(idx, len(kept))
+    a = gram[np.ix_(idx, idx)]
+    a[np.arange(k), np.arange(k)] += ridge
+    return idx, k, a
+
+
 def solve_unit(gram: np.ndarray, rhs: np.ndarray, kept: np.ndarray, ridge: float,
                bias: bool = True) -> tuple[np.ndarray, float]:
     """One output unit's weights and bias by ridge least squares over its kept inputs.
@@ -42,16 +54,10 @@ def solve_unit(gram: np.ndarray, rhs: np.ndarray, kept: np.ndarray, ridge: float
     ridge per row × rows for summed Gram matrices. Returns the n weights, exactly 0.0 where
     pruned, and the bias (0.0 without one); a unit with nothing kept gets the mean target as bias.
     """
-    n = len(kept)
-    idx = np.flatnonzero(kept)
-    k = len(idx)
-    if bias:
-        idx = np.append(idx, n)
-    weights = np.zeros(n)
+    idx, k, a = _kept_system(gram, kept, ridge, bias)
+    weights = np.zeros(len(kept))
     if len(idx) == 0:
         return weights, 0.0
-    a = gram[np.ix_(idx, idx)]
-    a[np.arange(k), np.arange(k)] += ridge
     try:
         theta = scipy.linalg.cho_solve(scipy.linalg.cho_factor(a), rhs[idx])
     except np.linalg.LinAlgError:  # singular without a ridge (an input that is always zero): least norm
@@ -60,21 +66,16 @@ def solve_unit(gram: np.ndarray, rhs: np.ndarray, kept: np.ndarray, ridge: float
     return weights, float(theta[k]) if bias else 0.0
 
 
-def removal_costs(gram: np.ndarray, theta: np.ndarray, kept: np.ndarray, ridge: float, bias: bool = True) -> np.ndarray:
+def removal_costs(gram: np.ndarray, theta: np.ndarray, kept: np.ndarray, ridge: float,
+                  bias: bool = True) -> np.ndarray:
     """For one unit solved by `solve_unit` (its n weights then its bias in `theta`), how much its objective
     `||X_kept w + b − y||² + ridge · ||w||²` rises if one kept weight alone is pruned and the unit's other kept
     weights and bias are re-solved: `w_q² / [A⁻¹]_qq`, A the ridged Gram over its kept inputs (and the bias) —
     Optimal Brain Surgeon's saliency, exact for this quadratic objective. Returns n costs, 0.0 where pruned."""
-    n = len(kept)
-    idx = np.flatnonzero(kept)
-    k = len(idx)
-    costs = np.zeros(n)
+    idx, k, a = _kept_system(gram, kept, ridge, bias)
+    costs = np.zeros(len(kept))
     if k == 0:
         return costs
-    if bias:
-        idx = np.append(idx, n)
-    a = gram[np.ix_(idx, idx)]
-    a[np.arange(k), np.arange(k)] += ridge
     inverse_diagonal = np.diag(scipy.linalg.cho_solve(scipy.linalg.cho_factor(a), np.eye(len(idx))))[:k]
     costs[idx[:k]] = theta[idx[:k]] ** 2 / inverse_diagonal
     return costs

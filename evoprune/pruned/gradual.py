@@ -104,10 +104,10 @@ def search_rule(x: np.ndarray, y: np.ndarray, budget: int = SEARCH_BUDGET, seed:
             return start  # nothing to choose at this step
         # δ = 1: no accuracy floor, so every mask of the step's sparsity is feasible and the cost orders them by
         # loss alone; the informed start at the step's sparsity is `start` (pruned weights are exactly 0).
-        problem = Problem(model, x, y, delta=1.0, loss_weight=1.0)
-        movable = problem.layout.genome(previous).astype(bool)
         config = make_config(budget=budget, seed=int(np.random.SeedSequence([seed, step]).generate_state(1)[0]),
                              start_sparsity=sparsity_global(start), delta=1.0, loss_weight=1.0)
+        problem = Problem(model, x, y, **config.objective_settings())
+        movable = problem.layout.genome(previous).astype(bool)
 
         def swaps(tb):
             tb.register("mutate", mut_swap, rng=tb.rng, genome=tb.genome, movable=movable)
