@@ -37,6 +37,9 @@ def add_search_args(p) -> None:
                         "chosen ∝ its weights, so most evaluations start from cached activations")
     p.add_argument("--start", choices=("informed", "study"), help="informed: start from the importance mask")
     p.add_argument("--start-sparsity", type=float, help="global sparsity of the informed start (default 0.6)")
+    p.add_argument("--start-refine", type=int,
+                   help="when the informed start breaks the constraint and is stepped down (x0.5, x0.25), halve the "
+                        "gap to the infeasible sparsity above it this many times, one evaluation each (default 0)")
     p.add_argument("--scope", choices=SCOPES,
                    help="model searches one genome of every layer's mask (default); "
                         "layers searches one layer at a time, in model order (the study)")
@@ -82,7 +85,7 @@ def executor_options(args) -> dict:
 
 # Shared settings with a flag of their own (the rest keep their defaults unless --set).
 _SHARED_FLAGS = ("budget", "rate0", "objective", "delta", "confidence", "loss_weight", "importance", "moves", "start",
-                 "start_sparsity", "scope", "layer_budget", "loss_to_warmup", "relative_threshold", "eval_set", "refit",
+                 "start_sparsity", "start_refine", "scope", "layer_budget", "loss_to_warmup", "relative_threshold", "eval_set", "refit",
                  "race", "race_confidence")
 
 

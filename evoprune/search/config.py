@@ -49,6 +49,9 @@ class SearchConfig:
     focus: float = 4.0              # how strongly informed moves follow the ranking
     start: str = "informed"         # informed: start from the importance mask; study: from the current mask
     start_sparsity: float = 0.6     # informed start: the global sparsity of the importance mask
+    # informed start of a local search stepped down (×0.5, ×0.25) because it broke the constraint: halve the gap
+    # between the feasible sparsity and the infeasible one above it this many times (one evaluation each)
+    start_refine: int = 0
     start_spread: float = 0.3       # relative spread of informed initial individuals' sparsities
     init_zero_share: float = 0.1    # study start: share of kept bits turned off
     rate0: float = 0.02             # initial mutation / neighbour rate, decays as rate0 × (1 − t/T)
@@ -105,6 +108,8 @@ class SearchConfig:
             if getattr(self, name) not in choices:
                 raise ConfigError(f"--{name.replace('_', '-')} must be one of {', '.join(choices)}, "
                                   f"got {getattr(self, name)!r}")
+        if self.start_refine < 0:
+            raise ConfigError(f"--start-refine must be at least 0, got {self.start_refine}")
         if self.stall_limit < 1:
             raise ConfigError(f"stall_limit must be at least 1, got {self.stall_limit}")
         return self

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from .fake_problem import Rows, make_search, resumes_identically, true_scores
+from .fake_problem import TOTAL, Rows, make_search, resumes_identically, true_scores
 
 
 def make(budget=120, **kw):
@@ -75,3 +75,32 @@ def test_prune_and_compare_run_hc_from_the_command_line(tiny_model, small_mnist,
     assert "hc" in (cmp / "summary.md").read_text()
     assert main(["prune", "--model", str(model), "--algorithm", "sa", "--data", mnist_path, "--set", "neighbours=2",
                  "--out", str(tmp_path / "bad"), "--no-progress"]) == 2  # not an SA setting
+
+
+def test_a_stepped_down_start_is_refined_by_bisection_toward_the_constraint():
+    import numpy as np
+
+    from evoprune.network.masks import unpack
+
+    def run(refine):
+        sent, rows = [], Rows()
+        make_search("hc", budget=12, delta=0.05, start_sparsity=0.9, start_refine=refine, scores=true_scores(),
+                    sent=sent, callbacks=[rows]).run()
+        return [1.0 - unpack(np.frombuffer(p, np.uint8), TOTAL).mean() for p in sent], rows.rows[0]
+
+    plain, plain_row = run(0)
+    refined, row = run(3)
+    # the unpruned genome, the start (infeasible at delta 0.05), then its half (feasible): as without refining
+    assert plain[:3] == refined[:3] and plain[1] > 0.85 and 0.4 < plain[2] < 0.5
+    assert plain[3] > plain[2]  # without refining, the climb starts from the half
+    # then three bisections: the first halfway (3/4 of 0.9), each inside the bracket the ones before left
+    probes = refined[3:6]
+    assert abs(probes[0] - 0.675) < 0.01
+    low, high = refined[2], refined[1]
+    for p in probes:
+        assert low < p < high
+        feasible = p <= float(row["sparsity_global"]) + 1e-9
+        low, high = (p, high) if feasible else (low, p)
+    # the climb starts from the sparsest feasible probe, far above the plain start's half
+    assert int(row["feasible"]) == 1 and float(row["sparsity_global"]) >= max(refined[2], low) - 1e-9
+    assert float(row["sparsity_global"]) > float(plain_row["sparsity_global"]) + 0.03

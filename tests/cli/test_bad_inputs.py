@@ -37,6 +37,7 @@ CASES = {
     "rate outside [0, 1]": (["--rate0", "-0.1"], "--rate0 must be in [0, 1]"),
     "crossover outside [0, 1]": (["--algorithm", "ga", "--crossover", "1.5"], "--crossover must be in [0, 1]"),
     "a setting the algorithm lacks": (["--algorithm", "sa", "--population", "8"], "no setting 'population' in sa"),
+    "negative start refinement": (["--start-refine", "-1"], "--start-refine must be at least 0"),
     "confidence below one half": (["--confidence", "0.3"], "--confidence must be in [0.5, 1)"),
     "temperature not positive": (["--t0", "0"], "temperature"),
     "not a Keras model": (["--model", "{d}/junk.keras"], "not a Keras model"),
