@@ -49,6 +49,13 @@ python runners/scaling.py --data "$MNIST" --out $R/scaling.txt
 python runners/bench.py --data "$MNIST" --out $R
 evoprune experiment run runners/specs/fashion-cnn.toml --out $R/fashion-cnn --workers 2 --no-progress
 
+# The global sparsities of an experiment's three seeds of a variant (FOLDER VARIANT), comma-separated, to 4 digits:
+# the one-shot masks compared with a search are cut at the sparsities its seeds reached.
+seed_sparsities() {
+    python -c "import json, sys; print(','.join(str(round(json.load(open(f'{sys.argv[1]}/runs/{sys.argv[2]}-seed{s}/'
+               'summary.json'))['sparsity_global'], 4)) for s in range(3)))" "$1" "$2"
+}
+
 # Issue 19: one-shot masks with and without the closed-form re-fit, the re-fit's cost in the loop, the search
 # with the re-fit in the loop beside one-shot masks re-fitted at its sparsities, and gradual pruning against
 # one-shot magnitude + the same fine-tuning; the same on the Fashion CNN (its re-fit-loop spec is not run:
@@ -58,14 +65,13 @@ python runners/refit_curve.py --model "$BASE" --data "$MNIST" --out $R/refit-cur
 python runners/refit_cost.py --data "$MNIST" --budget 200 --out $R/refit-curve
 evoprune experiment run runners/specs/refit-loop.toml --out $R/refit-loop --workers 2 --no-progress
 LOOP=$(python -c "import json; print(json.load(open('$R/refit-loop/experiment.json'))['model']['path'])")
-SPARSITIES=$(python -c "import json; print(','.join(str(round(json.load(open(f'$R/refit-loop/runs/sa-refit-seed{s}/summary.json'))['sparsity_global'], 4)) for s in range(3)))")
-python runners/refit_curve.py --model "$LOOP" --data "$MNIST" --sparsities "$SPARSITIES" --importances magnitude,reconstruction \
-    --out $R/refit-loop/one-shot
-SPARSITIES=$(python -c "import json; print(','.join(str(round(json.load(open(f'$R/refit-loop/runs/sa-refit-ranks-seed{s}/summary.json'))['sparsity_global'], 4)) for s in range(3)))")
-python runners/refit_curve.py --model "$LOOP" --data "$MNIST" --sparsities "$SPARSITIES" \
-    --importances magnitude,reconstruction,refitted --out $R/refit-loop/one-shot-ranks
-SPARSITIES=$(python -c "import json; print(','.join(str(round(json.load(open(f'$R/refit-loop/runs/sa-refit-obs-seed{s}/summary.json'))['sparsity_global'], 4)) for s in range(3)))")
-python runners/refit_curve.py --model "$LOOP" --data "$MNIST" --sparsities "$SPARSITIES" --out $R/refit-loop/one-shot-obs
+python runners/refit_curve.py --model "$LOOP" --data "$MNIST" --sparsities "$(seed_sparsities $R/refit-loop sa-refit)" \
+    --importances magnitude,reconstruction --out $R/refit-loop/one-shot
+python runners/refit_curve.py --model "$LOOP" --data "$MNIST" \
+    --sparsities "$(seed_sparsities $R/refit-loop sa-refit-ranks)" --importances magnitude,reconstruction,refitted \
+    --out $R/refit-loop/one-shot-ranks
+python runners/refit_curve.py --model "$LOOP" --data "$MNIST" \
+    --sparsities "$(seed_sparsities $R/refit-loop sa-refit-obs)" --out $R/refit-loop/one-shot-obs
 bash $R/gradual-mnist5k/run.sh
 bash $R/gradual-mnist5k/run_search.sh
 bash $R/gradual-mnist5k/run_98.sh
