@@ -12,6 +12,7 @@ CASES = {
     "sa": dict(name="sa"),
     "ga": dict(name="ga"),
     "hc": dict(name="hc", neighbours=3),
+    "sa-refined-start": dict(name="sa", start_sparsity=0.9, delta=0.05, start_refine=3),  # steps down, bisects
     "nsga2": dict(name="nsga2"),
     "ga-layers": dict(name="ga", scope="layers"),
     "study-sa": dict(name="sa", preset="study", eval_set="validation"),
