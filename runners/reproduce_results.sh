@@ -80,6 +80,6 @@ python runners/refit_curve.py --model "$FASHION" --data /usr/share/datasets/fash
     --sparsities 0.8,0.9,0.94 --out $R/refit-curve-fashion
 evoprune experiment run runners/specs/fashion-refit-loop.toml --out $R/fashion-refit-loop --workers 2 --no-progress
 python runners/refit_curve.py --model "$FASHION" --data /usr/share/datasets/fashion-mnist --fit-on val \
-    --sparsities "$(seed_sparsities $R/fashion-refit-loop sa-refit)" --importances magnitude,reconstruction,refitted \
+    --sparsities "$(seed_sparsities $R/fashion-refit-loop sa-refit)" --importances magnitude,reconstruction \
     --out $R/fashion-refit-loop/one-shot
 bash $R/gradual-fashion/run.sh
