@@ -85,8 +85,8 @@ def executor_options(args) -> dict:
 
 # Shared settings with a flag of their own (the rest keep their defaults unless --set).
 _SHARED_FLAGS = ("budget", "rate0", "objective", "delta", "confidence", "loss_weight", "importance", "moves", "start",
-                 "start_sparsity", "start_refine", "scope", "layer_budget", "loss_to_warmup", "relative_threshold", "eval_set", "refit",
-                 "race", "race_confidence")
+                 "start_sparsity", "start_refine", "scope", "layer_budget", "loss_to_warmup", "relative_threshold",
+                 "eval_set", "refit", "race", "race_confidence")
 
 
 def given_settings(args, algorithms: list[str]) -> dict[str, dict]:
