@@ -74,7 +74,8 @@ def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray,
     callbacks (`search.Callback`).
     """
     config = config or SearchConfig()
-    problem = Problem(model, x_search, y_search, **config.objective_settings(), refit=config.refit == "loop")
+    problem = Problem(model, x_search, y_search, **config.objective_settings(), refit=config.refit == "loop",
+                      refit_folds=config.refit_folds)
     algo, config = prepare(problem, algorithm, config)
     kind = importance_for(algo, config)
     if kind not in (None, "magnitude") and x_train is None:

@@ -51,6 +51,9 @@ def add_search_args(p) -> None:
     p.add_argument("--refit", choices=REFITS,
                    help="after: re-fit the found masks' kept weights in closed form on the training images; "
                         "loop: score every mask after its re-fit on the search images (default no)")
+    p.add_argument("--refit-folds", type=int,
+                   help="with --refit loop: score each of K folds of the search images by the re-fit solved on the "
+                        "other folds (cross-fitting, K re-fits an evaluation; default 1: re-fit on the scored images)")
     p.add_argument("--race", action="store_true", default=None,
                    help="race masks: score each on 1/8, then 1/2, then all the search images, dropping it once "
                         "its drop exceeds delta at --race-confidence (default 0.999; floor objective)")
@@ -86,7 +89,7 @@ def executor_options(args) -> dict:
 # Shared settings with a flag of their own (the rest keep their defaults unless --set).
 _SHARED_FLAGS = ("budget", "rate0", "objective", "delta", "confidence", "loss_weight", "importance", "moves", "start",
                  "start_sparsity", "start_refine", "scope", "layer_budget", "loss_to_warmup", "relative_threshold",
-                 "eval_set", "refit", "race", "race_confidence")
+                 "eval_set", "refit", "refit_folds", "race", "race_confidence")
 
 
 def given_settings(args, algorithms: list[str]) -> dict[str, dict]:

@@ -18,8 +18,14 @@ PREFIXES_PER_LAYER = 4
 
 
 class RefitEvaluator:
-    """Scores each mask set by the model whose kept weights are re-fitted for it (`network.refit.Refitter`) on the
-    evaluation images themselves, so a search sees how far re-fitting lets it prune.
+    """Scores each mask set by the model whose kept weights are re-fitted for it (`network.refit.Refitter`), so a
+    search sees how far re-fitting lets it prune.
+
+    With `folds` = 1 the re-fit is solved on the evaluation images themselves, which flatters it: it
+    matches the unpruned model on exactly the images it is judged on. With `folds` = K ≥ 2 the images are
+    dealt into K folds (image i to fold i mod K) and each fold is scored by the re-fit solved on the
+    other folds' images (cross-fitting): every image is judged by a re-fit that never saw it, at K re-fits
+    an evaluation.
 
     The unpruned model is not re-fitted: a mask set that prunes nothing scores as the model itself
     (the baseline that objectives compare with). Scores are exact and independent of what was
@@ -27,12 +33,17 @@ class RefitEvaluator:
     """
 
     def __init__(self, model, x: np.ndarray, y: np.ndarray, ridge: float = DEFAULT_RIDGE,
-                 batch_size: int = DEFAULT_BATCH):
+                 batch_size: int = DEFAULT_BATCH, folds: int = 1):
         self.model = model
         self.specs = models.prunable_layers(model)
         self._x, self._y = checked_images(x, y)
         self.n, self.batch_size = len(self._y), batch_size
-        self.refitter = Refitter(model, self._x, ridge, batch_size, keep=PREFIXES_PER_LAYER)
+        if not 1 <= folds <= self.n:
+            raise ValueError(f"folds must be between 1 and the {self.n} images, got {folds}")
+        # each fold's images and the re-fit that scores them; one fold: all images, re-fitted on themselves
+        self._held = [np.flatnonzero(np.arange(self.n) % folds == k) for k in range(folds)] if folds > 1 else []
+        fit_on = [np.delete(self._x, held, axis=0) for held in self._held] or [self._x]
+        self.refitters = [Refitter(model, x_fit, ridge, batch_size, keep=PREFIXES_PER_LAYER) for x_fit in fit_on]
         self._unpruned: np.ndarray | None = None
 
     def evaluate(self, context: Context, candidates: Sequence[np.ndarray],
@@ -57,8 +68,14 @@ class RefitEvaluator:
     def _score(self, masks: dict) -> EvalResult:
         if all(m.all() for m in masks.values()):
             return self._result(self._unpruned_outputs())
-        self.refitter.fit(masks, report=False)
-        return self._result(self.refitter.outputs())
+        if not self._held:
+            self.refitters[0].fit(masks, report=False)
+            return self._result(self.refitters[0].outputs())
+        probs = np.empty_like(self._unpruned_outputs())
+        for refitter, held in zip(self.refitters, self._held):
+            refitter.fit(masks, report=False)
+            probs[held] = refitter.predict(self._x[held])
+        return self._result(probs)
 
     def _unpruned_outputs(self) -> np.ndarray:
         """The unpruned model's outputs over the images: computed once, in batches of the re-fit's size."""

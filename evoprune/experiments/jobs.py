@@ -45,10 +45,21 @@ def plan(variant: Variant, config: SearchConfig, model: dict, data: dict) -> dic
             "operators": {a: dict(o) for a, o in variant.operators.items()}, "model": model, "data": data}
 
 
+def same_plan(recorded: dict | None, plan: dict) -> bool:
+    """Whether a run.json's `recorded` plan is `plan`. A shared setting added to evoprune after the run was
+    recorded is absent from its plan; at its default it counts as the same (a new setting's default keeps the
+    old behaviour, bit for bit), so runs made before it are still reused."""
+    if recorded is None:
+        return False
+    defaults, known = SearchConfig().shared(), recorded.get("config", {})
+    config = {k: v for k, v in plan["config"].items() if k in known or k not in defaults or v != defaults[k]}
+    return recorded == {**plan, "config": config}
+
+
 def status(job: Job) -> str:
     """"reuse" (finished, the same run), "resume" (a checkpoint of the same run), or "start"."""
     run = os.path.join(job.folder, "run.json")
-    if not os.path.exists(run) or io.read_json(run).get("plan") != job.plan:
+    if not os.path.exists(run) or not same_plan(io.read_json(run).get("plan"), job.plan):
         return "start"
     if os.path.exists(os.path.join(job.folder, "summary.json")):
         return "reuse"

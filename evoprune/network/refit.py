@@ -306,6 +306,16 @@ class Refitter:
         """The re-fitted copy's outputs over the images (N, ...) for the mask set `fit` was last given."""
         return self._activations(len(self.specs))
 
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """The re-fitted copy's outputs (N, ...) over other images `x`, for the mask set `fit` was last given: the
+        same steps as `outputs`, run on `x` and kept nowhere."""
+        if self._chain is None:
+            return np.concatenate(list(_over_batches(self._steps[-1], x, self.batch_size)))
+        for step in self._steps:
+            if step is not None:
+                x = np.concatenate(list(_over_batches(step, x, self.batch_size)))
+        return x
+
     def _gram(self, i: int) -> LayerGram:
         """Layer i's LayerGram over the images, its inputs from the re-fitted copy as it now is (its earlier
         layers hold the re-fit of the last fitted masks' prefix), its targets the unpruned pre-activations."""

@@ -40,14 +40,17 @@ class Problem:
     of starting from cached activations of a shared prefix (the same scores, bit for bit; slower).
     `refit=True` scores every mask set after re-fitting its kept weights in closed form on the
     problem's images (`evaluation.refitted.RefitEvaluator`): a search then sees the re-fitted
-    accuracy, and `problem.refit(masks)` gives the model it saw.
+    accuracy, and `problem.refit(masks)` gives the model it saw. With `refit_folds` = K ≥ 2 each image is
+    scored by the re-fit solved on the other folds' images instead (cross-fitting), so a search's floor is
+    not judged on the images the re-fit matched; `problem.refit(masks)` then solves on all the images.
     """
 
     def __init__(self, model, x: np.ndarray, y: np.ndarray, *, objective: str = "floor", delta: float = 0.005,
                  confidence: float = 0.95, loss_weight: float = 1e-4, loss_to_warmup: float = 1.0,
                  relative_threshold: bool = False, scope: str = "model", layer: str | None = None,
                  masks: Mapping[str, np.ndarray] | None = None, importance: str = "magnitude",
-                 scores: Mapping[str, np.ndarray] | None = None, incremental: bool = True, refit: bool = False):
+                 scores: Mapping[str, np.ndarray] | None = None, incremental: bool = True, refit: bool = False,
+                 refit_folds: int = 1):
         if objective not in OBJECTIVES:
             raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
         if scope not in SCOPES or (scope == "layer") != (layer is not None):
@@ -68,6 +71,7 @@ class Problem:
         self.objective_name, self.delta, self.confidence = objective, delta, confidence
         self.loss_weight, self.loss_to_warmup, self.relative_threshold = loss_weight, loss_to_warmup, relative_threshold
         self.importance, self.incremental, self.refits = importance, incremental, refit
+        self.refit_folds = refit_folds
         self.token = uuid.uuid4().hex
         self._model, self._scores, self._baseline = model, scores, None
 
@@ -88,7 +92,7 @@ class Problem:
         from ..evaluation import MaskEvaluator, RefitEvaluator
 
         if self.refits:
-            return RefitEvaluator(models.from_bytes(self.model_bytes), self.x, self.y)
+            return RefitEvaluator(models.from_bytes(self.model_bytes), self.x, self.y, folds=self.refit_folds)
         return MaskEvaluator(models.from_bytes(self.model_bytes), self.x, self.y, incremental=self.incremental)
 
     def objective(self, baseline):

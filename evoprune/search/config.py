@@ -72,6 +72,9 @@ class SearchConfig:
     # after: re-fit the found masks' kept weights in closed form on the training images, once the search is done;
     # loop: score every mask after its re-fit on the search images, and keep the re-fit the search saw
     refit: str = "no"
+    # with refit loop, K ≥ 2 scores each image by the re-fit solved on the other folds' images (K-fold
+    # cross-fitting, K re-fits an evaluation); 1 re-fits on the scored images, which flatters the re-fit
+    refit_folds: int = 1
     settings: Mapping[str, Any] = field(default_factory=dict)
 
     def shared(self) -> dict:
@@ -110,6 +113,8 @@ class SearchConfig:
                                   f"got {getattr(self, name)!r}")
         if self.start_refine < 0:
             raise ConfigError(f"--start-refine must be at least 0, got {self.start_refine}")
+        if self.refit_folds < 1 or (self.refit_folds > 1 and self.refit != "loop"):
+            raise ConfigError(f"--refit-folds must be 1, or at least 2 with --refit loop, got {self.refit_folds}")
         if self.stall_limit < 1:
             raise ConfigError(f"stall_limit must be at least 1, got {self.stall_limit}")
         return self

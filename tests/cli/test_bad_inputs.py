@@ -38,6 +38,7 @@ CASES = {
     "crossover outside [0, 1]": (["--algorithm", "ga", "--crossover", "1.5"], "--crossover must be in [0, 1]"),
     "a setting the algorithm lacks": (["--algorithm", "sa", "--population", "8"], "no setting 'population' in sa"),
     "negative start refinement": (["--start-refine", "-1"], "--start-refine must be at least 0"),
+    "folds without the re-fit in the loop": (["--refit-folds", "3"], "--refit-folds must be 1, or at least 2 with"),
     "confidence below one half": (["--confidence", "0.3"], "--confidence must be in [0.5, 1)"),
     "temperature not positive": (["--t0", "0"], "temperature"),
     "not a Keras model": (["--model", "{d}/junk.keras"], "not a Keras model"),

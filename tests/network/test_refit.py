@@ -5,7 +5,7 @@ import pytest
 from conftest import random_masks
 from evoprune._tf import import_keras, import_tensorflow
 from evoprune.network import models
-from evoprune.network.refit import kernel_inputs, refit, removal_costs, solve_unit
+from evoprune.network.refit import Refitter, kernel_inputs, refit, removal_costs, solve_unit
 
 
 def ridge_lstsq(x: np.ndarray, y: np.ndarray, ridge_total: float, bias: bool) -> tuple[np.ndarray, float]:
@@ -177,7 +177,8 @@ def test_a_saved_refitted_model_scores_what_it_scored(refitted_tiny, small_mnist
     assert all(np.array_equal(a, b) for a, b in zip(loaded.get_weights(), fitted.get_weights()))
 
 
-def test_a_branching_functional_model_refits_and_its_errors_do_not_grow(small_mnist):
+def branching_model():
+    """A functional model whose trunk feeds two branches, a Conv2D and a pooled Dense, joined before the head."""
     keras = import_keras()
     keras.utils.set_random_seed(7)
     L = keras.layers
@@ -186,7 +187,23 @@ def test_a_branching_functional_model_refits_and_its_errors_do_not_grow(small_mn
     left = L.Flatten()(L.Conv2D(3, 3, padding="same", activation="relu", name="left")(trunk))
     right = L.Dense(8, activation="relu", name="right")(L.Flatten()(L.MaxPooling2D(2)(trunk)))
     outputs = L.Dense(10, activation="softmax", name="head")(L.Concatenate()([left, right]))
-    model = keras.Model(inputs, outputs)
+    return keras.Model(inputs, outputs)
+
+
+@pytest.mark.parametrize("branching", [False, True], ids=["chain", "branching"])
+def test_predict_runs_the_refitted_copy_on_other_images(branching, tiny_model, small_mnist):
+    model = branching_model() if branching else tiny_model
+    refitter = Refitter(model, small_mnist[0][:200])
+    refitter.fit(random_masks(models.prunable_layers(model), 0.7, seed=8), report=False)
+    other = small_mnist[0][200:260]
+    np.testing.assert_allclose(refitter.predict(other), np.asarray(refitter.fitted(other, training=False)),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(refitter.predict(small_mnist[0][:200]), refitter.outputs())
+    assert not np.allclose(refitter.predict(other), np.asarray(model(other, training=False)), atol=1e-3)
+
+
+def test_a_branching_functional_model_refits_and_its_errors_do_not_grow(small_mnist):
+    model = branching_model()
     masks = random_masks(models.prunable_layers(model), 0.7, seed=8)
     fitted, report = refit(model, masks, small_mnist[0][:200])
     assert [r["name"] for r in report["layers"]] == ["trunk", "left", "right", "head"]
