@@ -72,6 +72,10 @@ python runners/refit_curve.py --model "$LOOP" --data "$MNIST" \
     --out $R/refit-loop/one-shot-ranks
 python runners/refit_curve.py --model "$LOOP" --data "$MNIST" \
     --sparsities "$(seed_sparsities $R/refit-loop sa-refit-obs)" --out $R/refit-loop/one-shot-obs
+python runners/refit_curve.py --model "$LOOP" --data "$MNIST" \
+    --sparsities "$(seed_sparsities $R/refit-loop sa-refit-obs-cv)" --out $R/refit-loop/one-shot-cv
+python runners/floor_bias.py --model "$LOOP" --data "$MNIST" --runs $R/refit-loop/runs \
+    --variants sa-refit-obs,sa-refit-obs-cv --sparsities 0.88,0.9,0.92,0.93,0.94 --out $R/refit-loop/floor-bias
 bash $R/gradual-mnist5k/run.sh
 bash $R/gradual-mnist5k/run_search.sh
 bash $R/gradual-mnist5k/run_98.sh

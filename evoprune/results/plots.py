@@ -128,7 +128,8 @@ def layers_figure(runs: Sequence[Run]) -> Figure:
     ax.set_xticks(x, [f"{n}\n{size:,} weights" for n, size in zip(names, sizes)])
     ax.set(ylabel="Sparsity of the layer (%)", ylim=(0, 100), title="Final sparsity per layer (mean ± std over seeds)")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, ncols=min(len(groups), 4))
+    # Below the axes: inside them the legend can hide a nearly full layer's bar.
+    fig.legend(*ax.get_legend_handles_labels(), fontsize=8, loc="outside lower center", ncols=min(len(groups), 5))
     return fig
 
 
