@@ -4,13 +4,14 @@
         --data ../shared/data/mnist/mnist-5k.npz --runs results/refit-loop/runs --variants sa-refit-obs,sa-refit-obs-cv \
         --sparsities 0.88,0.9,0.92,0.93,0.94 --out results/refit-loop/floor-bias
 
-For the masks of each run folder of the named variants (`masks.npz`), and for one-shot masks of the obs order
-(`importance.compute("obs")` on the training images, as the searches guided by it use) at each sparsity: the drop
-from the unpruned model, in points, on the search images (training + validation, as the searches score them) with
-the kept weights re-fitted on those images (`RefitEvaluator`), split into the model's training images and its
-validation images; on the search images cross-fitted (`--folds`, `RefitEvaluator(folds=K)`); and on the test
-images, re-fitted on the search images (the model a run keeps). No gradient step. Writes OUT/floor_bias.csv and
-OUT/floor_bias.md and prints the table.
+For the masks of each run folder of the named variants (`masks.npz`), and for one-shot masks of an importance order
+(`--importance`, default obs; `importance.compute` on the training images, as the searches guided by it use) at each
+sparsity: the drop from the unpruned model, in points, on the search images (`--eval-set`: training + validation,
+or validation alone, as the searches score them) with the kept weights re-fitted on those images
+(`RefitEvaluator`), split into the model's training images and its validation images when they are pooled; on
+the search images cross-fitted (`--folds`, `RefitEvaluator(folds=K)`); and on the test images, re-fitted on the
+search images (the model a run keeps). No gradient step. Writes OUT/floor_bias.csv and OUT/floor_bias.md and
+prints the table.
 """
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ import os
 import sys
 
 
-def drops(model, masks, data, folds: int) -> dict:
-    """The drops (points) of `masks` re-fitted, on the search images (all, training, validation; cross-fitted) and
-    on the test images."""
+def drops(model, masks, data, eval_set: str, folds: int) -> dict:
+    """The drops (points) of `masks` re-fitted, on the search images (all; cross-fitted; training and validation
+    apart when pooled, else None) and on the test images."""
     import numpy as np
 
     from evoprune.evaluation import Context, RefitEvaluator
@@ -31,7 +32,7 @@ def drops(model, masks, data, folds: int) -> dict:
     from evoprune.network.masks import flatten, full_masks, pack, sparsity_global
     from evoprune.network.refit import refit
 
-    x, y = search_data(data, "train+validation")  # the training images first, then the validation ones
+    x, y = search_data(data, eval_set)  # pooled: the training images first, then the validation ones
     specs = models.prunable_layers(model)
     genomes = [pack(flatten(m, specs)) for m in (full_masks(specs), masks)]
 
@@ -40,16 +41,15 @@ def drops(model, masks, data, folds: int) -> dict:
         return [np.unpackbits(np.frombuffer(r.matches, np.uint8))[:len(y)].astype(bool) for r in results]
 
     (base, fitted), (_, crossed) = matches(1), matches(folds)
-    train = slice(0, len(data.y_train))
-    val = slice(len(data.y_train), len(y))
     _, base_test = models.evaluate(model, data.x_test, data.y_test)
     _, test = models.evaluate(refit(model, masks, x)[0], data.x_test, data.y_test)
 
     def points(before: np.ndarray, after: np.ndarray) -> float:
         return float(100 * (np.mean(before) - np.mean(after)))
 
+    n = len(data.y_train) if eval_set == "train+validation" else None
     return {"sparsity_global": sparsity_global(masks), "search": points(base, fitted),
-            "train": points(base[train], fitted[train]), "validation": points(base[val], fitted[val]),
+            "train": n and points(base[:n], fitted[:n]), "validation": n and points(base[n:], fitted[n:]),
             "search_crossfit": points(base, crossed), "test": points(base_test, test)}
 
 
@@ -58,8 +58,9 @@ def table(rows: list[dict], caption: str, folds: int) -> str:
             f"| search images, {folds}-fold cross-fit | test images |")
     lines = [caption, "", head, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
-        lines.append(f"| {r['masks']} | {100 * r['sparsity_global']:.2f} % | {r['search']:.2f} | {r['train']:.2f} "
-                     f"| {r['validation']:.2f} | {r['search_crossfit']:.2f} | {r['test']:.2f} |")
+        cells = [f"{r[k]:.2f}" if r[k] is not None else "—"
+                 for k in ("search", "train", "validation", "search_crossfit", "test")]
+        lines.append(f"| {r['masks']} | {100 * r['sparsity_global']:.2f} % | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -71,7 +72,10 @@ def main(argv=None) -> int:
     p.add_argument("--variants", type=lambda text: tuple(text.split(",")), default=(),
                    help="comma-separated variants whose runs (VARIANT-seed*) are measured (default: none)")
     p.add_argument("--sparsities", type=lambda text: tuple(float(v) for v in text.split(",")), default=(),
-                   help="comma-separated global sparsities of one-shot obs masks, as fractions (default: none)")
+                   help="comma-separated global sparsities of one-shot masks, as fractions (default: none)")
+    p.add_argument("--importance", default="obs", help="the one-shot masks' importance order (default obs)")
+    p.add_argument("--eval-set", choices=("train+validation", "validation"), default="train+validation",
+                   help="the images the searches decided on and re-fitted on (default train+validation)")
     p.add_argument("--folds", type=int, default=5, help="the cross-fit's folds (default 5)")
     p.add_argument("--out", required=True, help="folder for floor_bias.csv and floor_bias.md")
     args = p.parse_args(argv)
@@ -85,23 +89,27 @@ def main(argv=None) -> int:
     from evoprune.problem import importance
     from evoprune.results import io
 
+    if args.importance not in importance.IMPORTANCES:
+        p.error(f"--importance: choose from {', '.join(importance.IMPORTANCES)}")
     data = data_for(read_baseline(args.model), None, args.data)
     model = models.load_model(args.model)
     specs = models.prunable_layers(model)
     sources = [(os.path.basename(f), load_masks(os.path.join(f, "masks.npz"), specs)) for f in folders]
     if args.sparsities:
-        scores = importance.compute("obs", model, specs, data.x_train, data.y_train)
-        sources += [(f"obs one-shot, {s:.0%}", importance.global_threshold_masks(scores, s)) for s in args.sparsities]
+        scores = importance.compute(args.importance, model, specs, data.x_train, data.y_train)
+        sources += [(f"{args.importance} one-shot, {s:.0%}", importance.global_threshold_masks(scores, s))
+                    for s in args.sparsities]
     rows = []
     for name, masks in sources:
-        rows.append({"masks": name, **drops(model, masks, data, args.folds)})
+        rows.append({"masks": name, **drops(model, masks, data, args.eval_set, args.folds)})
         print(f"{name}: {rows[-1]}", flush=True)
     os.makedirs(args.out, exist_ok=True)
     io.write_csv(os.path.join(args.out, "floor_bias.csv"), rows)
-    caption = (f"Accuracy drop (points) from {args.model} (unpruned), kept weights re-fitted on the "
-               f"{len(data.y_train) + len(data.y_val):,} search images ({len(data.y_train):,} training + "
-               f"{len(data.y_val):,} validation) or cross-fitted over them; test on {len(data.y_test):,} images. "
-               "No gradient step.")
+    pooled = args.eval_set == "train+validation"
+    searched = (f"{len(data.y_train) + len(data.y_val):,} search images ({len(data.y_train):,} training + "
+                f"{len(data.y_val):,} validation)" if pooled else f"{len(data.y_val):,} validation images")
+    caption = (f"Accuracy drop (points) from {args.model} (unpruned), kept weights re-fitted on the {searched} or "
+               f"cross-fitted over them; test on {len(data.y_test):,} images. No gradient step.")
     md = table(rows, caption, args.folds)
     with open(os.path.join(args.out, "floor_bias.md"), "w") as f:
         f.write(md)

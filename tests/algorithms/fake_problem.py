@@ -78,7 +78,7 @@ class FakeProblem:
         self.specs, self.layer_count = list(SPECS), N_LAYERS
         self.layout, self.fixed = Layout(tuple(SPECS)), full_masks(SPECS)
         self._settings = {k: getattr(config, k) for k in OBJECTIVE_SETTINGS}
-        self.refits = config.refit == "loop"
+        self.refits, self.refit_folds = config.refit == "loop", config.refit_folds
         self.token = uuid.uuid4().hex
         registry.install(self.token, lambda: FakeEvaluator(base_loss, sent))
 
