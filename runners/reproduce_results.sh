@@ -86,4 +86,7 @@ evoprune experiment run runners/specs/fashion-refit-loop.toml --out $R/fashion-r
 python runners/refit_curve.py --model "$FASHION" --data /usr/share/datasets/fashion-mnist --fit-on val \
     --sparsities "$(seed_sparsities $R/fashion-refit-loop sa-refit)" --importances magnitude,reconstruction \
     --out $R/fashion-refit-loop/one-shot
+python runners/floor_bias.py --model "$FASHION" --data /usr/share/datasets/fashion-mnist \
+    --runs $R/fashion-refit-loop/runs --variants sa-refit --eval-set validation --importance magnitude \
+    --sparsities 0.8,0.9 --out $R/fashion-refit-loop/floor-bias
 bash $R/gradual-fashion/run.sh
