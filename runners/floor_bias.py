@@ -1,8 +1,8 @@
 """Where a floor on the search images hides the test drop: a mask set's accuracy drop, re-fitted, on each kind of image.
 
     python runners/floor_bias.py --model ~/.cache/evoprune/baselines/mnist-5d2b9ec07705fa4c/model.keras \
-        --data ../shared/data/mnist/mnist-5k.npz --runs results/refit-loop/runs --variants sa-refit-obs,sa-refit-obs-cv \
-        --sparsities 0.88,0.9,0.92,0.93,0.94 --out results/refit-loop/floor-bias
+        --data ../shared/data/mnist/mnist-5k.npz --runs results/refit-loop/runs \
+        --variants sa-refit-obs,sa-refit-obs-cv --sparsities 0.88,0.9,0.92,0.93,0.94 --out results/refit-loop/floor-bias
 
 For the masks of each run folder of the named variants (`masks.npz`), and for one-shot masks of an importance order
 (`--importance`, default obs; `importance.compute` on the training images, as the searches guided by it use) at each
