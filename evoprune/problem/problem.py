@@ -55,6 +55,8 @@ class Problem:
             raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
         if scope not in SCOPES or (scope == "layer") != (layer is not None):
             raise ConfigError("scope is 'model' (every layer in one genome), or 'layer' with layer=NAME")
+        if refit_folds < 1 or (refit_folds > 1 and not refit):
+            raise ConfigError(f"refit_folds must be 1, or at least 2 with refit=True, got {refit_folds}")
         if importance not in ("magnitude", "none"):
             raise ConfigError(f"Problem computes magnitude importance or none, got {importance!r}; pass other "
                               "scores (evoprune.problem.importance.compute) as scores=")

@@ -91,6 +91,8 @@ def test_a_search_with_the_refit_in_the_loop_needs_a_refitting_problem_and_no_ra
     model, x, y, specs, _ = setup
     with pytest.raises(ConfigError, match="refit"):
         search(Problem(model, x, y), "sa", make_config(budget=5, refit="loop"))
+    with pytest.raises(ConfigError, match="refit_folds must be 1"):
+        Problem(model, x, y, refit_folds=2)
     with pytest.raises(ConfigError, match="refit_folds=3"):
         search(Problem(model, x, y, refit=True), "sa", make_config(budget=5, refit="loop", refit_folds=3))
     for bad in (dict(refit_folds=0, refit="loop"), dict(refit_folds=2)):
