@@ -21,36 +21,41 @@ import os
 import sys
 
 
-def drops(model, masks, data, eval_set: str, folds: int) -> dict:
-    """The drops (points) of `masks` re-fitted, on the search images (all; cross-fitted; training and validation
-    apart when pooled, else None) and on the test images."""
+def measure(model, sources: list[tuple[str, dict]], data, eval_set: str, folds: int) -> list[dict]:
+    """For each (name, masks) of `sources`, the drops (points) of the masks re-fitted: on the search images (all;
+    cross-fitted; training and validation apart when pooled, else None) and on the test images."""
     import numpy as np
 
     from evoprune.evaluation import Context, RefitEvaluator
     from evoprune.experiments.baselines import search_data
     from evoprune.network import models
     from evoprune.network.masks import flatten, full_masks, pack, sparsity_global
-    from evoprune.network.refit import refit
 
     x, y = search_data(data, eval_set)  # pooled: the training images first, then the validation ones
     specs = models.prunable_layers(model)
-    genomes = [pack(flatten(m, specs)) for m in (full_masks(specs), masks)]
+    # one evaluator of each kind for every mask set: built (and its graphs traced) once
+    in_sample, crossed = RefitEvaluator(model, x, y), RefitEvaluator(model, x, y, folds=folds)
 
-    def matches(k: int) -> list[np.ndarray]:
-        results = RefitEvaluator(model, x, y, folds=k).evaluate(Context.make({}, None), genomes)
-        return [np.unpackbits(np.frombuffer(r.matches, np.uint8))[:len(y)].astype(bool) for r in results]
-
-    (base, fitted), (_, crossed) = matches(1), matches(folds)
-    _, base_test = models.evaluate(model, data.x_test, data.y_test)
-    _, test = models.evaluate(refit(model, masks, x)[0], data.x_test, data.y_test)
+    def matches(evaluator: RefitEvaluator, masks: dict) -> np.ndarray:
+        (result,) = evaluator.evaluate(Context.make({}, None), [pack(flatten(masks, specs))])
+        return np.unpackbits(np.frombuffer(result.matches, np.uint8))[:len(y)].astype(bool)
 
     def points(before: np.ndarray, after: np.ndarray) -> float:
         return float(100 * (np.mean(before) - np.mean(after)))
 
+    base = matches(in_sample, full_masks(specs))  # the unpruned model: never re-fitted
+    _, base_test = models.evaluate(model, data.x_test, data.y_test)
     n = len(data.y_train) if eval_set == "train+validation" else None
-    return {"sparsity_global": sparsity_global(masks), "search": points(base, fitted),
-            "train": n and points(base[:n], fitted[:n]), "validation": n and points(base[n:], fitted[n:]),
-            "search_crossfit": points(base, crossed), "test": points(base_test, test)}
+    rows = []
+    for name, masks in sources:
+        fitted, crossfit = matches(in_sample, masks), matches(crossed, masks)
+        # the re-fit just scored, on all the search images: the model a run keeps (`network.refit.refit`'s bits)
+        _, test = models.evaluate(in_sample.refitters[0].fitted, data.x_test, data.y_test)
+        rows.append({"masks": name, "sparsity_global": sparsity_global(masks), "search": points(base, fitted),
+                     "train": n and points(base[:n], fitted[:n]), "validation": n and points(base[n:], fitted[n:]),
+                     "search_crossfit": points(base, crossfit), "test": points(base_test, test)})
+        print(f"{name}: {rows[-1]}", flush=True)
+    return rows
 
 
 def table(rows: list[dict], caption: str, folds: int) -> str:
@@ -99,10 +104,7 @@ def main(argv=None) -> int:
         scores = importance.compute(args.importance, model, specs, data.x_train, data.y_train)
         sources += [(f"{args.importance} one-shot, {s:.0%}", importance.global_threshold_masks(scores, s))
                     for s in args.sparsities]
-    rows = []
-    for name, masks in sources:
-        rows.append({"masks": name, **drops(model, masks, data, args.eval_set, args.folds)})
-        print(f"{name}: {rows[-1]}", flush=True)
+    rows = measure(model, sources, data, args.eval_set, args.folds)
     os.makedirs(args.out, exist_ok=True)
     io.write_csv(os.path.join(args.out, "floor_bias.csv"), rows)
     pooled = args.eval_set == "train+validation"

@@ -42,6 +42,7 @@ class RefitEvaluator:
             raise ValueError(f"folds must be between 1 and the {self.n} images, got {folds}")
         # each fold's images and the re-fit that scores them; one fold: all images, re-fitted on themselves
         self._held = [np.flatnonzero(np.arange(self.n) % folds == k) for k in range(folds)] if folds > 1 else []
+        self._held_x = [self._x[held] for held in self._held]  # taken once: every evaluation predicts on them
         fit_on = [np.delete(self._x, held, axis=0) for held in self._held] or [self._x]
         self.refitters = [Refitter(model, x_fit, ridge, batch_size, keep=PREFIXES_PER_LAYER) for x_fit in fit_on]
         self._unpruned: np.ndarray | None = None
@@ -72,9 +73,9 @@ class RefitEvaluator:
             self.refitters[0].fit(masks, report=False)
             return self._result(self.refitters[0].outputs())
         probs = np.empty_like(self._unpruned_outputs())
-        for refitter, held in zip(self.refitters, self._held):
+        for refitter, held, x_held in zip(self.refitters, self._held, self._held_x):
             refitter.fit(masks, report=False)
-            probs[held] = refitter.predict(self._x[held])
+            probs[held] = refitter.predict(x_held)
         return self._result(probs)
 
     def _unpruned_outputs(self) -> np.ndarray:
