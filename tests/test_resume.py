@@ -39,11 +39,13 @@ def wait_for_mid_layer_checkpoint(out, proc, after_layer=0, timeout=240):
     path = os.path.join(out, "checkpoint.pkl")
     end = time.time() + timeout
     while time.time() < end and proc.poll() is None:
-        if os.path.exists(path):
+        try:  # not with exists() first: a checkpoint write renames the file away for a moment (to .prev)
             with open(path, "rb") as f:
                 state = Search.restore(f.read())
-            if state.unit_started and state.unit >= after_layer and state.unit_evals > 2:
-                return state
+        except FileNotFoundError:
+            state = None
+        if state is not None and state.unit_started and state.unit >= after_layer and state.unit_evals > 2:
+            return state
         time.sleep(0.02)
     raise AssertionError("the run ended before a mid-layer checkpoint was seen")
 
