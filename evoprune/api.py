@@ -11,6 +11,7 @@ from .errors import ConfigError
 from .evaluation import registry
 from .executors import make_executor
 from .network import models
+from .network.calibration import calibration_images
 from .network.masks import Masks
 from .network.refit import refit
 from .problem import importance
@@ -37,10 +38,10 @@ class PruneResult:
 
 
 def refit_step(model, masks: Masks, x_fit: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
-               summary: dict) -> object:
-    """Re-fit the kept weights of `masks` on the images `x_fit`; the summary's final figures become the
-    re-fitted model's (the masked model's are kept beside them). Returns the re-fitted model."""
-    refitted, report = refit(model, masks, x_fit)
+               summary: dict, calibration: str = "images") -> object:
+    """Re-fit the kept weights of `masks` on the `calibration` images of `x_fit`; the summary's final figures
+    become the re-fitted model's (the masked model's are kept beside them). Returns the re-fitted model."""
+    refitted, report = refit(model, masks, calibration_images(x_fit, calibration))
     loss, accuracy = models.evaluate(refitted, x_test, y_test)
     summary.update(refit=True, final_accuracy_before_refit=summary["final_accuracy"],
                    final_loss_before_refit=summary["final_loss"], final_accuracy=accuracy, final_loss=loss,
@@ -75,7 +76,7 @@ def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray,
     """
     config = config or SearchConfig()
     problem = Problem(model, x_search, y_search, **config.objective_settings(), refit=config.refit == "loop",
-                      refit_folds=config.refit_folds)
+                      refit_folds=config.refit_folds, calibration=config.calibration)
     algo, config = prepare(problem, algorithm, config)
     kind = importance_for(algo, config)
     if kind not in (None, "magnitude") and x_train is None:
@@ -85,7 +86,7 @@ def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray,
     folder = RunFolder(out, force=force, resume=resume, checkpoint_every=checkpoint_every,
                        checkpoint_seconds=checkpoint_seconds) if out else None
     if scores is None and kind is not None:
-        scores = importance.compute(kind, model, problem.specs, x_train, y_train)
+        scores = importance.compute(kind, model, problem.specs, x_train, y_train, config.calibration)
     recording = [] if folder is None else folder.start({
         "algorithm": algo.name, "config": config_record(algo, config), "executor": executor, "workers": workers,
         "executor_options": executor_options or {}, "checkpoint_every": checkpoint_every,
@@ -107,7 +108,7 @@ def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray,
     pruned = models.masked_copy(model, result.masks)
     if config.refit != "no":  # on the training images, or on the search images the search re-fitted on
         pruned = refit_step(model, result.masks, x_train if config.refit == "after" else x_search, x_test, y_test,
-                            summary)
+                            summary, config.calibration)
     front_rows, tuned = None, None
     if result.front is not None:  # a multi-objective search's whole front, with test figures for reporting only
         front_rows = front.report(model, result.front, result.masks, x_test, y_test, out)

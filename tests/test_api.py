@@ -57,14 +57,18 @@ def test_study_preset_makes_exactly_its_budget(tiny_model, small_mnist):
         assert r.summary["evaluations"] == 130
 
 
-@pytest.mark.parametrize("refit", ["after", "loop"])
-def test_a_refitted_run_saves_the_model_its_summary_scores(tiny_model, small_mnist, tmp_path, refit):
+@pytest.mark.parametrize("refit,calibration", [("after", "images"), ("loop", "images"), ("loop", "shifted")])
+def test_a_refitted_run_saves_the_model_its_summary_scores(tiny_model, small_mnist, tmp_path, refit, calibration):
     x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
-    config = make_config(budget=40, seed=1, refit=refit, eval_set="validation")
+    config = make_config(budget=40, seed=1, refit=refit, eval_set="validation", calibration=calibration)
     result = prune(tiny_model, x_val, y_val, x_te, y_te, "sa", config, out=str(tmp_path), progress=False,
                    x_train=x_tr, y_train=y_tr)
     s = json.loads((tmp_path / "summary.json").read_text())
     assert s["refit"] is True and s["refit_report"]["layers"]
+    # after: on the training images; loop: on the search images; shifted: those and their four shifted copies
+    fit_on = len(x_tr if refit == "after" else x_val)
+    assert s["refit_report"]["images"] == fit_on * (5 if calibration == "shifted" else 1)
+    assert json.loads((tmp_path / "run.json").read_text())["config"]["calibration"] == calibration
     saved = load_model(str(tmp_path / "pruned.keras"))
     loss, acc = evaluate(saved, x_te, y_te)
     assert acc == s["final_accuracy"] and loss == pytest.approx(s["final_loss"], rel=1e-6)

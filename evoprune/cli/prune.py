@@ -5,7 +5,7 @@ import os
 import sys
 import time
 
-from ..search.config import EVAL_SETS, IMPORTANCES, REFITS, SCOPES
+from ..search.config import CALIBRATIONS, EVAL_SETS, IMPORTANCES, REFITS, SCOPES
 from ..errors import ConfigError
 from .common import add_data_args, check_model_file
 
@@ -54,6 +54,9 @@ def add_search_args(p) -> None:
     p.add_argument("--refit-folds", type=int,
                    help="with --refit loop: score each of K folds of the search images by the re-fit solved on the "
                         "other folds (cross-fitting, K re-fits an evaluation; default 1: re-fit on the scored images)")
+    p.add_argument("--calibration", choices=CALIBRATIONS,
+                   help="images: re-fit and compute image-driven importances on the images themselves (default); "
+                        "shifted: on those and their copies moved one pixel up, down, left and right")
     p.add_argument("--race", action="store_true", default=None,
                    help="race masks: score each on 1/8, then 1/2, then all the search images, dropping it once "
                         "its drop exceeds delta at --race-confidence (default 0.999; floor objective)")
@@ -89,7 +92,7 @@ def executor_options(args) -> dict:
 # Shared settings with a flag of their own (the rest keep their defaults unless --set).
 _SHARED_FLAGS = ("budget", "rate0", "objective", "delta", "confidence", "loss_weight", "importance", "moves", "start",
                  "start_sparsity", "start_refine", "scope", "layer_budget", "loss_to_warmup", "relative_threshold",
-                 "eval_set", "refit", "refit_folds", "race", "race_confidence")
+                 "eval_set", "refit", "refit_folds", "calibration", "race", "race_confidence")
 
 
 def given_settings(args, algorithms: list[str]) -> dict[str, dict]:

@@ -7,6 +7,7 @@ import numpy as np
 
 from .._tf import import_keras
 from ..network import models
+from ..network.calibration import calibration_images
 from ..network.masks import split
 from ..network.refit import DEFAULT_BATCH, DEFAULT_RIDGE, Refitter
 from .context import (Context, EvalResult, checked_images, per_image_result, unpack_genome, unpack_mask,
@@ -25,7 +26,8 @@ class RefitEvaluator:
     matches the unpruned model on exactly the images it is judged on. With `folds` = K ≥ 2 the images are
     dealt into K folds (image i to fold i mod K) and each fold is scored by the re-fit solved on the
     other folds' images (cross-fitting): every image is judged by a re-fit that never saw it, at K re-fits
-    an evaluation.
+    an evaluation. With `calibration` "shifted" each re-fit is solved on its images and their one-pixel shifts
+    (`network.calibration`), and still scores the images alone.
 
     The unpruned model is not re-fitted: a mask set that prunes nothing scores as the model itself
     (the baseline that objectives compare with). Scores are exact and independent of what was
@@ -33,7 +35,7 @@ class RefitEvaluator:
     """
 
     def __init__(self, model, x: np.ndarray, y: np.ndarray, ridge: float = DEFAULT_RIDGE,
-                 batch_size: int = DEFAULT_BATCH, folds: int = 1):
+                 batch_size: int = DEFAULT_BATCH, folds: int = 1, calibration: str = "images"):
         self.model = model
         self.specs = models.prunable_layers(model)
         self._x, self._y = checked_images(x, y)
@@ -44,7 +46,10 @@ class RefitEvaluator:
         self._held = [np.flatnonzero(np.arange(self.n) % folds == k) for k in range(folds)] if folds > 1 else []
         self._held_x = [self._x[held] for held in self._held]  # taken once: every evaluation predicts on them
         fit_on = [np.delete(self._x, held, axis=0) for held in self._held] or [self._x]
-        self.refitters = [Refitter(model, x_fit, ridge, batch_size, keep=PREFIXES_PER_LAYER) for x_fit in fit_on]
+        self.refitters = [Refitter(model, calibration_images(x_fit, calibration), ridge, batch_size,
+                                   keep=PREFIXES_PER_LAYER) for x_fit in fit_on]
+        # shifted copies are fitted on, never scored: the images themselves are then run through the re-fit
+        self._copies = calibration != "images"
         self._unpruned: np.ndarray | None = None
 
     def evaluate(self, context: Context, candidates: Sequence[np.ndarray],
@@ -71,7 +76,7 @@ class RefitEvaluator:
             return self._result(self._unpruned_outputs())
         if not self._held:
             self.refitters[0].fit(masks, report=False)
-            return self._result(self.refitters[0].outputs())
+            return self._result(self.refitters[0].predict(self._x) if self._copies else self.refitters[0].outputs())
         probs = np.empty_like(self._unpruned_outputs())
         for refitter, held, x_held in zip(self.refitters, self._held, self._held_x):
             refitter.fit(masks, report=False)

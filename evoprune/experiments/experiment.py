@@ -135,9 +135,11 @@ def run(spec: Spec, out: str, *, spec_text: str | None = None, workers: int | No
 
     todo = [j for j in jobs if j.name not in outcome.reused]
     if todo:
-        kinds = {importance_for(make_algorithm(j.variant.algorithm, j.config), j.config) for j in todo} - {None}
+        kinds = {(importance_for(make_algorithm(j.variant.algorithm, j.config), j.config), j.config.calibration)
+                 for j in todo}
         payload = Payload(models.to_bytes(model), data,
-                          {k: importance.compute(k, model, specs, data.x_train, data.y_train) for k in kinds})
+                          {(k, c): importance.compute(k, model, specs, data.x_train, data.y_train, c)
+                           for k, c in kinds if k is not None})
         with _Watch(todo, progress, say):
             options = {**({"address": address} if address else {}), **({"verbose": True} if verbose else {})}
             _execute(todo, payload, workers, executor, threads, options)

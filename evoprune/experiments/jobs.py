@@ -23,7 +23,7 @@ class Payload:
 
     model_bytes: bytes
     data: PreparedData
-    scores: dict = field(default_factory=dict)  # importance kind -> scores, computed once for all runs
+    scores: dict = field(default_factory=dict)  # (importance kind, calibration) -> scores, computed once for all runs
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,8 @@ def run(job: Job, payload: Payload | None = None) -> dict:
         customize = Customize(job.variant.operators) if job.variant.operators else None
         prune(models.from_bytes(payload.model_bytes), x, y, data.x_test, data.y_test, job.variant.algorithm,
               job.config, out=job.folder, force=state == "start", resume=state == "resume", progress=False,
-              x_train=data.x_train, y_train=data.y_train, scores=payload.scores.get(importance_for(algo, job.config)),
+              x_train=data.x_train, y_train=data.y_train,
+              scores=payload.scores.get((importance_for(algo, job.config), job.config.calibration)),
               customize=customize, run_info={**job.info, "plan": job.plan})
     return io.read_json(os.path.join(job.folder, "summary.json"))
 

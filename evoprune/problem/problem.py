@@ -10,6 +10,7 @@ from deap import base
 from ..errors import ConfigError
 from ..evaluation import registry
 from ..network import models
+from ..network.calibration import CALIBRATIONS, calibration_images
 from ..network.masks import Masks, check_masks, full_masks, sparsity_global, sparsity_layer_mean
 from .genome import FITNESS_FORMS, bits
 from .importance import magnitude
@@ -43,6 +44,8 @@ class Problem:
     accuracy, and `problem.refit(masks)` gives the model it saw. With `refit_folds` = K ≥ 2 each image is
     scored by the re-fit solved on the other folds' images instead (cross-fitting), so a search's floor is
     not judged on the images the re-fit matched; `problem.refit(masks)` then solves on all the images.
+    `calibration="shifted"` solves every re-fit on the images and their one-pixel shifts
+    (`network.calibration`); masks are still scored on the images alone.
     """
 
     def __init__(self, model, x: np.ndarray, y: np.ndarray, *, objective: str = "floor", delta: float = 0.005,
@@ -50,13 +53,15 @@ class Problem:
                  relative_threshold: bool = False, scope: str = "model", layer: str | None = None,
                  masks: Mapping[str, np.ndarray] | None = None, importance: str = "magnitude",
                  scores: Mapping[str, np.ndarray] | None = None, incremental: bool = True, refit: bool = False,
-                 refit_folds: int = 1):
+                 refit_folds: int = 1, calibration: str = "images"):
         if objective not in OBJECTIVES:
             raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
         if scope not in SCOPES or (scope == "layer") != (layer is not None):
             raise ConfigError("scope is 'model' (every layer in one genome), or 'layer' with layer=NAME")
         if refit_folds < 1 or (refit_folds > 1 and not refit):
             raise ConfigError(f"refit_folds must be 1, or at least 2 with refit=True, got {refit_folds}")
+        if calibration not in CALIBRATIONS:
+            raise ConfigError(f"calibration must be one of {', '.join(CALIBRATIONS)}, got {calibration!r}")
         if importance not in ("magnitude", "none"):
             raise ConfigError(f"Problem computes magnitude importance or none, got {importance!r}; pass other "
                               "scores (evoprune.problem.importance.compute) as scores=")
@@ -73,7 +78,7 @@ class Problem:
         self.objective_name, self.delta, self.confidence = objective, delta, confidence
         self.loss_weight, self.loss_to_warmup, self.relative_threshold = loss_weight, loss_to_warmup, relative_threshold
         self.importance, self.incremental, self.refits = importance, incremental, refit
-        self.refit_folds = refit_folds
+        self.refit_folds, self.calibration = refit_folds, calibration
         self.token = uuid.uuid4().hex
         self._model, self._scores, self._baseline = model, scores, None
 
@@ -94,7 +99,8 @@ class Problem:
         from ..evaluation import MaskEvaluator, RefitEvaluator
 
         if self.refits:
-            return RefitEvaluator(models.from_bytes(self.model_bytes), self.x, self.y, folds=self.refit_folds)
+            return RefitEvaluator(models.from_bytes(self.model_bytes), self.x, self.y, folds=self.refit_folds,
+                                  calibration=self.calibration)
         return MaskEvaluator(models.from_bytes(self.model_bytes), self.x, self.y, incremental=self.incremental)
 
     def objective(self, baseline):
@@ -154,10 +160,12 @@ class Problem:
     def refit(self, masks: Mapping[str, np.ndarray], x: np.ndarray | None = None, ridge: float = 1e-3):
         """The model with `masks` and its kept weights (and biases) re-solved in closed form, layer by layer,
         so that each layer's pre-activations on `x` (default: the problem's images) match the unpruned model's
-        (`network.refit.refit`); pruned weights stay exactly zero. Returns the re-fitted Keras model."""
+        (`network.refit.refit`), with the problem's calibration copies of `x`; pruned weights stay exactly zero.
+        Returns the re-fitted Keras model."""
         from ..network.refit import refit
 
-        return refit(self.model(), check_masks(masks, self.specs), self.x if x is None else x, ridge)[0]
+        x = calibration_images(self.x if x is None else x, self.calibration)
+        return refit(self.model(), check_masks(masks, self.specs), x, ridge)[0]
 
     def report(self, masks: Mapping[str, np.ndarray], x_test: np.ndarray, y_test: np.ndarray) -> dict:
         """Keras' test accuracy and loss of the model with `masks` (and unpruned), and both sparsities."""

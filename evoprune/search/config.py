@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
 from ..errors import ConfigError
+from ..network.calibration import CALIBRATIONS
 from ..problem.importance import IMPORTANCES as SCORES
 from ..problem.objectives import OBJECTIVES
 from ..problem.toolbox import MOVES, STARTS
@@ -75,6 +76,9 @@ class SearchConfig:
     # with refit loop, K ≥ 2 scores each image by the re-fit solved on the other folds' images (K-fold
     # cross-fitting, K re-fits an evaluation); 1 re-fits on the scored images, which flatters the re-fit
     refit_folds: int = 1
+    # the images the re-fit (after or loop) and image-driven importances are computed on: the search or training
+    # images, or those and their one-pixel shifts (network.calibration); masks are judged on the search images
+    calibration: str = "images"
     settings: Mapping[str, Any] = field(default_factory=dict)
 
     def shared(self) -> dict:
@@ -107,7 +111,7 @@ class SearchConfig:
             raise ConfigError("--race drops masks that cannot meet the accuracy floor: it needs --objective floor")
         for name, choices in (("objective", OBJECTIVES), ("importance", IMPORTANCES), ("moves", MOVES),
                               ("start", STARTS), ("layer_budget", ("weights", "equal")), ("eval_set", EVAL_SETS),
-                              ("scope", SCOPES), ("refit", REFITS)):
+                              ("scope", SCOPES), ("refit", REFITS), ("calibration", CALIBRATIONS)):
             if getattr(self, name) not in choices:
                 raise ConfigError(f"--{name.replace('_', '-')} must be one of {', '.join(choices)}, "
                                   f"got {getattr(self, name)!r}")
@@ -115,6 +119,9 @@ class SearchConfig:
             raise ConfigError(f"--start-refine must be at least 0, got {self.start_refine}")
         if self.refit_folds < 1 or (self.refit_folds > 1 and self.refit != "loop"):
             raise ConfigError(f"--refit-folds must be 1, or at least 2 with --refit loop, got {self.refit_folds}")
+        if self.calibration != "images" and self.refit == "no" and self.importance in ("magnitude", "none"):
+            raise ConfigError(f"--calibration {self.calibration} changes the images of a re-fit or of an importance "
+                              "computed from images: it needs --refit, or --importance other than magnitude")
         if self.stall_limit < 1:
             raise ConfigError(f"stall_limit must be at least 1, got {self.stall_limit}")
         return self

@@ -65,9 +65,12 @@ class Search:
         if problem.settings() != config.objective_settings():
             raise ConfigError(f"the problem's objective {problem.settings()} differs from the config's "
                               f"{config.objective_settings()}")
-        if (problem.refits, problem.refit_folds) != (config.refit == "loop", config.refit_folds):
-            raise ConfigError(f"the config's refit {config.refit!r} (folds {config.refit_folds}) needs a Problem "
-                              f"made with refit={config.refit == 'loop'}, refit_folds={config.refit_folds}")
+        if (problem.refits, problem.refit_folds) != (config.refit == "loop", config.refit_folds) or \
+                (problem.refits and problem.calibration != config.calibration):
+            raise ConfigError(f"the config's refit {config.refit!r} (folds {config.refit_folds}, calibration "
+                              f"{config.calibration!r}) needs a Problem made with refit={config.refit == 'loop'}, "
+                              f"refit_folds={config.refit_folds}"
+                              + (f", calibration={config.calibration!r}" if config.refit == "loop" else ""))
         self.problem, self.algorithm, self.config = problem, algorithm, config
         self.specs: list[LayerSpec] = list(problem.specs)
         self.layouts = ([problem.layout] if not problem.layout.whole

@@ -7,6 +7,7 @@ from evoprune import Problem, make_config, search
 from evoprune.errors import ConfigError
 from evoprune.evaluation import Context, MaskEvaluator, RefitEvaluator
 from evoprune.network import models
+from evoprune.network.calibration import calibration_images
 from evoprune.network.masks import pack
 from evoprune.network.refit import refit
 
@@ -87,6 +88,28 @@ def test_cross_fitted_scores_judge_each_fold_by_the_refit_solved_on_the_other_fo
         RefitEvaluator(model, x, y, folds=0)
 
 
+@pytest.mark.parametrize("folds", [1, 2])
+def test_shifted_calibration_refits_on_the_images_and_their_shifts_and_scores_the_images_alone(setup, folds):
+    model, x, y, specs, masks = setup
+    ev = RefitEvaluator(model, x, y, folds=folds, calibration="shifted")
+    (result,) = ev.evaluate(Context.make({}, None), [genome(masks[0], specs)])
+    held = [np.arange(len(y)) % folds == k for k in range(folds)] if folds > 1 else [np.ones(len(y), bool)]
+    correct, loss = 0, 0.0
+    for k, images in enumerate(held):  # by hand: each re-fit solved on its images' shifted calibration
+        fit_on = x[~images] if folds > 1 else x
+        fitted, report = refit(model, masks[0], calibration_images(fit_on, "shifted"))
+        assert report["images"] == 5 * len(fit_on)
+        for s in specs:
+            np.testing.assert_array_equal(ev.refitters[k].fitted.layers[s.index].kernel.numpy(),
+                                          fitted.layers[s.index].kernel.numpy())
+        part_loss, part_accuracy = models.evaluate(fitted, x[images], y[images])
+        correct, loss = correct + round(part_accuracy * images.sum()), loss + part_loss * images.sum()
+    assert result.images == len(y) and result.correct == correct
+    assert result.loss == pytest.approx(loss / len(y), rel=1e-5)
+    (plain,) = RefitEvaluator(model, x, y, folds=folds).evaluate(Context.make({}, None), [genome(masks[0], specs)])
+    assert plain.loss != result.loss  # the shifted copies did change the re-fit
+
+
 def test_a_search_with_the_refit_in_the_loop_needs_a_refitting_problem_and_no_racing(setup):
     model, x, y, specs, _ = setup
     with pytest.raises(ConfigError, match="refit"):
@@ -98,6 +121,15 @@ def test_a_search_with_the_refit_in_the_loop_needs_a_refitting_problem_and_no_ra
     for bad in (dict(refit_folds=0, refit="loop"), dict(refit_folds=2)):
         with pytest.raises(ConfigError, match="--refit-folds"):
             make_config(budget=5, **bad).validate()
+    with pytest.raises(ConfigError, match="calibration='shifted'"):
+        search(Problem(model, x, y, refit=True), "sa", make_config(budget=5, refit="loop", calibration="shifted"))
+    with pytest.raises(ConfigError, match="calibration must be"):
+        Problem(model, x, y, refit=True, calibration="rotated")
+    with pytest.raises(ConfigError, match="--calibration shifted .* needs --refit"):
+        make_config(budget=5, calibration="shifted").validate()  # nothing computed from images: it would do nothing
+    make_config(budget=5, calibration="shifted", importance="obs").validate()
+    with pytest.raises(ConfigError, match="--calibration must be one of"):
+        make_config(budget=5, refit="loop", calibration="rotated").validate()
     with pytest.raises(ConfigError, match="race"):
         make_config(budget=5, refit="loop", race=True).validate()
     with pytest.raises(ValueError, match="raced"):
