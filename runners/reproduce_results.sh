@@ -76,12 +76,21 @@ python runners/refit_curve.py --model "$LOOP" --data "$MNIST" \
     --sparsities "$(seed_sparsities $R/refit-loop sa-refit-obs-cv)" --out $R/refit-loop/one-shot-cv
 python runners/floor_bias.py --model "$LOOP" --data "$MNIST" --runs $R/refit-loop/runs \
     --variants sa-refit-obs,sa-refit-obs-cv --sparsities 0.88,0.9,0.92,0.93,0.94 --out $R/refit-loop/floor-bias
+for calibration in images shifted; do  # the choice of calibration, on images neither the model nor the re-fit saw
+    python runners/refit_curve.py --model "$LOOP" --data "$MNIST" --fit-on train --score-on val \
+        --calibration $calibration --importances magnitude,obs --sparsities 0.9,0.92,0.93,0.94 \
+        --out $R/refit-loop/calibration/val-$calibration
+done
+python runners/refit_curve.py --model "$LOOP" --data "$MNIST" --calibration shifted \
+    --sparsities "$(seed_sparsities $R/refit-loop sa-refit-obs-shift)" --out $R/refit-loop/one-shot-shift
 bash $R/gradual-mnist5k/run.sh
 bash $R/gradual-mnist5k/run_search.sh
 bash $R/gradual-mnist5k/run_98.sh
 FASHION=$(python -c "import json; print(json.load(open('$R/fashion-cnn/experiment.json'))['model']['path'])")
 python runners/refit_curve.py --model "$FASHION" --data /usr/share/datasets/fashion-mnist --fit-on val \
     --sparsities 0.8,0.9,0.94 --out $R/refit-curve-fashion
+python runners/refit_curve.py --model "$FASHION" --data /usr/share/datasets/fashion-mnist --fit-on val \
+    --calibration shifted --importances magnitude --sparsities 0.8,0.9,0.94 --out $R/refit-curve-fashion/shifted
 evoprune experiment run runners/specs/fashion-refit-loop.toml --out $R/fashion-refit-loop --workers 2 --no-progress
 python runners/refit_curve.py --model "$FASHION" --data /usr/share/datasets/fashion-mnist --fit-on val \
     --sparsities "$(seed_sparsities $R/fashion-refit-loop sa-refit)" --importances magnitude,reconstruction \
