@@ -21,6 +21,7 @@ from ..network import models
 from ..problem import importance
 from ..results import io
 from ..results.aggregate import MANIFEST, RUNS_DIR
+from ..results.lock import FolderLock
 from ..results.manifest import environment, now
 from ..results.run_folder import check_out_path
 from .baselines import model_and_data, read_baseline, run_info
@@ -94,60 +95,63 @@ def run(spec: Spec, out: str, *, spec_text: str | None = None, workers: int | No
     the same spec are reused and interrupted ones resumed.
     """
     check_folder(out, spec, force)
-    training = spec.training()
-    model_path, data = model_and_data(spec.model.get("path"), spec.data.get("dataset"), spec.data.get("path"),
-                                      training, spec.val_fraction, baselines, progress, say)
-    model = models.load_model(model_path)
-    models.check_input_shape(model, data.x_test)
-    specs = models.prunable_layers(model)
-    spec.check(len(specs))
-    if force:
-        _clear(out)
-    os.makedirs(os.path.join(out, RUNS_DIR), exist_ok=True)
-    with open(os.path.join(out, SPEC_FILE), "w") as f:
-        f.write(spec_text if spec_text is not None else to_toml(spec))
+    os.makedirs(out, exist_ok=True)
+    # one process at a time: two runs of the same folder would both resume its runs and interleave their files
+    with FolderLock(out, "experiment"):
+        training = spec.training()
+        model_path, data = model_and_data(spec.model.get("path"), spec.data.get("dataset"), spec.data.get("path"),
+                                          training, spec.val_fraction, baselines, progress, say)
+        model = models.load_model(model_path)
+        models.check_input_shape(model, data.x_test)
+        specs = models.prunable_layers(model)
+        spec.check(len(specs))
+        if force:
+            _clear(out)
+        os.makedirs(os.path.join(out, RUNS_DIR), exist_ok=True)
+        with open(os.path.join(out, SPEC_FILE), "w") as f:
+            f.write(spec_text if spec_text is not None else to_toml(spec))
 
-    model_record = {"path": os.path.abspath(model_path), "sha256": _sha256(model_path)}
-    jobs = []
-    for v in spec.variants:
-        for seed in spec.seeds:
-            config = spec.config(v, seed)
-            name = f"{v.name}-seed{seed}"
-            info = run_info(model_path, spec.preset, data, config.eval_set)
-            jobs.append(Job(name, v, config, os.path.join(out, RUNS_DIR, name),
-                            plan(v, config, model_record, info["data"]), info))
-    outcome = Outcome()
-    for job in jobs:
-        getattr(outcome, {"reuse": "reused", "resume": "resumed", "start": "started"}[status(job)]).append(job.name)
-    record_path = os.path.join(out, MANIFEST)
-    record = io.read_json(record_path) if os.path.exists(record_path) else {
-        "spec": spec.to_dict(), "digest": spec.digest(), "started": now(), "sessions": []}
-    # An extended spec replaces the one held: its runs are the ones reported.
-    record.update(spec=spec.to_dict(), digest=spec.digest(), model=model_record, baseline=read_baseline(model_path),
-                  data=jobs[0].info["data"])
-    record["sessions"].append({"started": now(), "reused": len(outcome.reused), "resumed": len(outcome.resumed),
-                               "started_runs": len(outcome.started), "workers": workers or 1,
-                               "executor": executor if workers or executor == "ray" else "this process",
-                               **environment()})
-    io.write_json(record_path, record)
-    say(f"{len(jobs)} runs ({len(spec.variants)} variants × {len(spec.seeds)} seeds): {len(outcome.reused)} reused, "
-        f"{len(outcome.resumed)} resumed, {len(outcome.started)} started")
+        model_record = {"path": os.path.abspath(model_path), "sha256": _sha256(model_path)}
+        jobs = []
+        for v in spec.variants:
+            for seed in spec.seeds:
+                config = spec.config(v, seed)
+                name = f"{v.name}-seed{seed}"
+                info = run_info(model_path, spec.preset, data, config.eval_set)
+                jobs.append(Job(name, v, config, os.path.join(out, RUNS_DIR, name),
+                                plan(v, config, model_record, info["data"]), info))
+        outcome = Outcome()
+        for job in jobs:
+            getattr(outcome, {"reuse": "reused", "resume": "resumed", "start": "started"}[status(job)]).append(job.name)
+        record_path = os.path.join(out, MANIFEST)
+        record = io.read_json(record_path) if os.path.exists(record_path) else {
+            "spec": spec.to_dict(), "digest": spec.digest(), "started": now(), "sessions": []}
+        # An extended spec replaces the one held: its runs are the ones reported.
+        record.update(spec=spec.to_dict(), digest=spec.digest(), model=model_record,
+                      baseline=read_baseline(model_path), data=jobs[0].info["data"])
+        record["sessions"].append({"started": now(), "reused": len(outcome.reused), "resumed": len(outcome.resumed),
+                                   "started_runs": len(outcome.started), "workers": workers or 1,
+                                   "executor": executor if workers or executor == "ray" else "this process",
+                                   **environment()})
+        io.write_json(record_path, record)
+        say(f"{len(jobs)} runs ({len(spec.variants)} variants × {len(spec.seeds)} seeds): {len(outcome.reused)} reused, "
+            f"{len(outcome.resumed)} resumed, {len(outcome.started)} started")
 
-    todo = [j for j in jobs if j.name not in outcome.reused]
-    if todo:
-        kinds = {(importance_for(make_algorithm(j.variant.algorithm, j.config), j.config), j.config.calibration)
-                 for j in todo}
-        payload = Payload(models.to_bytes(model), data,
-                          {(k, c): importance.compute(k, model, specs, data.x_train, data.y_train, c)
-                           for k, c in kinds if k is not None})
-        with _Watch(todo, progress, say):
-            options = {**({"address": address} if address else {}), **({"verbose": True} if verbose else {})}
-            _execute(todo, payload, workers, executor, threads, options)
-    outcome.summaries = {j.name: io.read_json(os.path.join(j.folder, "summary.json")) for j in jobs}
-    record["sessions"][-1]["finished"] = now()
-    io.write_json(record_path, record)
-    report(out)
-    return outcome
+        todo = [j for j in jobs if j.name not in outcome.reused]
+        if todo:
+            kinds = {(importance_for(make_algorithm(j.variant.algorithm, j.config), j.config), j.config.calibration)
+                     for j in todo}
+            payload = Payload(models.to_bytes(model), data,
+                              {(k, c): importance.compute(k, model, specs, data.x_train, data.y_train, c)
+                               for k, c in kinds if k is not None})
+            with _Watch(todo, progress, say):
+                options = {**({"address": address} if address else {}), **({"verbose": True} if verbose else {})}
+                _execute(todo, payload, workers, executor, threads, options)
+        outcome.summaries = {j.name: io.read_json(os.path.join(j.folder, "summary.json")) for j in jobs}
+        record["sessions"][-1]["finished"] = now()
+        io.write_json(record_path, record)
+        report(out)
+        return outcome
 
 
 def _execute(jobs: list[Job], payload: Payload, workers: int | None, executor: str, threads: int | None,

@@ -92,6 +92,26 @@ def test_a_second_run_reuses_every_run_and_says_so(one_by_one, spec, capsys):
     assert stamps == {n: (one_by_one / "runs" / n / "summary.json").stat().st_mtime_ns for n in RUNS}
 
 
+def test_a_folder_another_process_is_writing_is_refused_until_that_process_is_gone(one_by_one, spec, capsys):
+    # another `experiment run` of the same folder, as the OS sees it: a process holding the folder's lock
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], "
+                               "os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(120)",
+                               str(one_by_one)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        before = results(one_by_one)
+        capsys.readouterr()
+        assert main(["experiment", "run", str(spec), "--out", str(one_by_one), "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert "another process is writing this experiment" in err and len(err.strip().splitlines()) == 1
+        assert results(one_by_one) == before
+    finally:
+        holder.kill()  # killed, as a run can be: the OS drops its lock
+        holder.wait()
+    assert main(["experiment", "run", str(spec), "--out", str(one_by_one), "--no-progress"]) == 0
+    assert "6 reused, 0 resumed, 0 started" in capsys.readouterr().out
+
+
 def test_a_folder_of_another_spec_is_refused_in_one_line(one_by_one, spec, tmp_path, capsys):
     other = tmp_path / "other.toml"
     other.write_text(spec.read_text().replace("budget = 40", "budget = 50"))
