@@ -83,6 +83,12 @@ for calibration in images shifted; do  # the choice of calibration, on images ne
 done
 python runners/refit_curve.py --model "$LOOP" --data "$MNIST" --calibration shifted \
     --sparsities "$(seed_sparsities $R/refit-loop sa-refit-obs-shift)" --out $R/refit-loop/one-shot-shift
+evoprune experiment run runners/specs/refit-loop-val50.toml --out $R/refit-loop-val50 --workers 2 --no-progress
+HALF=$(python -c "import json; print(json.load(open('$R/refit-loop-val50/experiment.json'))['model']['path'])")
+python runners/refit_curve.py --model "$HALF" --data "$MNIST" \
+    --sparsities "$(seed_sparsities $R/refit-loop-val50 sa-refit-obs)" --out $R/refit-loop-val50/one-shot
+python runners/floor_bias.py --model "$HALF" --data "$MNIST" --runs $R/refit-loop-val50/runs \
+    --variants sa-refit-obs --sparsities 0.86,0.88,0.9 --out $R/refit-loop-val50/floor-bias
 bash $R/gradual-mnist5k/run.sh
 bash $R/gradual-mnist5k/run_search.sh
 bash $R/gradual-mnist5k/run_98.sh
