@@ -64,7 +64,8 @@ def check_folder(out: str, spec: Spec, force: bool) -> None:
         if not extends(held, spec.to_dict()):
             changed = [k for k in spec.to_dict() if held.get(k) != spec.to_dict()[k]]
             raise ConfigError(f"{out} holds an experiment made from another spec (it differs in "
-                              f"{', '.join(changed) or 'its form'}); pass --force to overwrite it or choose another --out")
+                              f"{', '.join(changed) or 'its form'}); pass --force to overwrite it or choose another "
+                              "--out")
     elif os.path.isdir(os.path.join(out, RUNS_DIR)) and os.listdir(os.path.join(out, RUNS_DIR)):
         raise ConfigError(f"{out} holds runs of an earlier comparison without a spec; pass --force to overwrite "
                           "them or choose another --out")
@@ -134,8 +135,8 @@ def run(spec: Spec, out: str, *, spec_text: str | None = None, workers: int | No
                                    "executor": executor if workers or executor == "ray" else "this process",
                                    **environment()})
         io.write_json(record_path, record)
-        say(f"{len(jobs)} runs ({len(spec.variants)} variants × {len(spec.seeds)} seeds): {len(outcome.reused)} reused, "
-            f"{len(outcome.resumed)} resumed, {len(outcome.started)} started")
+        say(f"{len(jobs)} runs ({len(spec.variants)} variants × {len(spec.seeds)} seeds): "
+            f"{len(outcome.reused)} reused, {len(outcome.resumed)} resumed, {len(outcome.started)} started")
 
         todo = [j for j in jobs if j.name not in outcome.reused]
         if todo:

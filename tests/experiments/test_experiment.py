@@ -94,9 +94,9 @@ def test_a_second_run_reuses_every_run_and_says_so(one_by_one, spec, capsys):
 
 def test_a_folder_another_process_is_writing_is_refused_until_that_process_is_gone(one_by_one, spec, capsys):
     # another `experiment run` of the same folder, as the OS sees it: a process holding the folder's lock
-    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], "
-                               "os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(120)",
-                               str(one_by_one)], stdout=subprocess.PIPE, text=True)
+    hold = ("import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_EX); "
+            "print('held', flush=True); time.sleep(120)")
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(one_by_one)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
         before = results(one_by_one)
