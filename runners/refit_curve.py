@@ -17,7 +17,7 @@ import argparse
 import os
 import sys
 
-from evoprune.network.calibration import CALIBRATIONS
+from evoprune.network.calibration import CALIBRATIONS, calibration_images
 
 SPARSITIES = (0.70, 0.80, 0.85, 0.90, 0.92, 0.94, 0.95)
 IMPORTANCES = ("magnitude", "reconstruction", "refitted", "obs")
@@ -92,7 +92,6 @@ def main(argv=None) -> int:
 
     from evoprune.experiments.baselines import data_for, read_baseline
     from evoprune.network import models
-    from evoprune.network.calibration import calibration_images
     from evoprune.network.refit import DEFAULT_RIDGE
     from evoprune.results import io
 

@@ -46,10 +46,9 @@ class RefitEvaluator:
         self._held = [np.flatnonzero(np.arange(self.n) % folds == k) for k in range(folds)] if folds > 1 else []
         self._held_x = [self._x[held] for held in self._held]  # taken once: every evaluation predicts on them
         fit_on = [np.delete(self._x, held, axis=0) for held in self._held] or [self._x]
+        # calibration copies come after the images they are made from: they are fitted on, never scored
         self.refitters = [Refitter(model, calibration_images(x_fit, calibration), ridge, batch_size,
                                    keep=PREFIXES_PER_LAYER) for x_fit in fit_on]
-        # shifted copies are fitted on, never scored: the images themselves are then run through the re-fit
-        self._copies = calibration != "images"
         self._unpruned: np.ndarray | None = None
 
     def evaluate(self, context: Context, candidates: Sequence[np.ndarray],
@@ -76,7 +75,7 @@ class RefitEvaluator:
             return self._result(self._unpruned_outputs())
         if not self._held:
             self.refitters[0].fit(masks, report=False)
-            return self._result(self.refitters[0].predict(self._x) if self._copies else self.refitters[0].outputs())
+            return self._result(self.refitters[0].outputs(self.n))
         probs = np.empty_like(self._unpruned_outputs())
         for refitter, held, x_held in zip(self.refitters, self._held, self._held_x):
             refitter.fit(masks, report=False)

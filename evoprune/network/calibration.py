@@ -23,11 +23,16 @@ def shift(x: np.ndarray, rows: int, columns: int) -> np.ndarray:
     return out
 
 
+def check_calibration(calibration: str) -> None:
+    """Refuse, in one line, a calibration that is not one of CALIBRATIONS."""
+    if calibration not in CALIBRATIONS:
+        raise ConfigError(f"calibration must be one of {', '.join(CALIBRATIONS)}, got {calibration!r}")
+
+
 def calibration_images(x: np.ndarray, calibration: str = "images", y: np.ndarray | None = None):
     """The images of `calibration` (one of CALIBRATIONS) made from `x`: `x` itself first, then its copies in SHIFTS
     order. With labels `y`, returns (images, their labels), a copy keeping its image's label."""
-    if calibration not in CALIBRATIONS:
-        raise ConfigError(f"calibration must be one of {', '.join(CALIBRATIONS)}, got {calibration!r}")
+    check_calibration(calibration)
     if calibration == "shifted":
         if np.ndim(x) != 4:
             raise ConfigError(f"shifted calibration moves images: it needs inputs shaped (N, height, width, "

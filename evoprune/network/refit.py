@@ -302,9 +302,16 @@ class Refitter:
                                                             layer.use_bias).reshape(s.shape)
         return costs
 
-    def outputs(self) -> np.ndarray:
-        """The re-fitted copy's outputs over the images (N, ...) for the mask set `fit` was last given."""
-        return self._activations(len(self.specs))
+    def outputs(self, rows: int | None = None) -> np.ndarray:
+        """The re-fitted copy's outputs over the images (N, ...), or over the first `rows` of them, for the mask set
+        `fit` was last given. On a chain the first rows run only the last step, from what entered it."""
+        last = len(self.specs)
+        if rows is None or rows == len(self.x):
+            return self._activations(last)
+        if self._chain is None:
+            return self.predict(self.x[:rows])
+        return np.concatenate(list(_over_batches(self._steps[last], self._activations(last - 1)[:rows],
+                                                 self.batch_size)))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """The re-fitted copy's outputs (N, ...) over other images `x`, for the mask set `fit` was last given: the

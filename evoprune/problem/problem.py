@@ -10,7 +10,7 @@ from deap import base
 from ..errors import ConfigError
 from ..evaluation import registry
 from ..network import models
-from ..network.calibration import CALIBRATIONS, calibration_images
+from ..network.calibration import calibration_images, check_calibration
 from ..network.masks import Masks, check_masks, full_masks, sparsity_global, sparsity_layer_mean
 from .genome import FITNESS_FORMS, bits
 from .importance import magnitude
@@ -60,8 +60,7 @@ class Problem:
             raise ConfigError("scope is 'model' (every layer in one genome), or 'layer' with layer=NAME")
         if refit_folds < 1 or (refit_folds > 1 and not refit):
             raise ConfigError(f"refit_folds must be 1, or at least 2 with refit=True, got {refit_folds}")
-        if calibration not in CALIBRATIONS:
-            raise ConfigError(f"calibration must be one of {', '.join(CALIBRATIONS)}, got {calibration!r}")
+        check_calibration(calibration)
         if importance not in ("magnitude", "none"):
             raise ConfigError(f"Problem computes magnitude importance or none, got {importance!r}; pass other "
                               "scores (evoprune.problem.importance.compute) as scores=")

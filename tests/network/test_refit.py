@@ -199,6 +199,9 @@ def test_predict_runs_the_refitted_copy_on_other_images(branching, tiny_model, s
     np.testing.assert_allclose(refitter.predict(other), np.asarray(refitter.fitted(other, training=False)),
                                rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(refitter.predict(small_mnist[0][:200]), refitter.outputs())
+    # the first rows alone (the images before their calibration copies): the same outputs
+    np.testing.assert_allclose(refitter.outputs(120), refitter.outputs()[:120], rtol=1e-6, atol=1e-7)
+    assert refitter.outputs(120).shape == (120, 10)
     assert not np.allclose(refitter.predict(other), np.asarray(model(other, training=False)), atol=1e-3)
 
 
