@@ -6,6 +6,32 @@ import os
 import sys
 from types import ModuleType
 
+# TensorFlow's own variable for the threads one op may split its work over (read when its runtime starts).
+INTRA_OP_ENV = "TF_NUM_INTRAOP_THREADS"
+
+
+def one_thread_per_op() -> None:
+    """Make every TensorFlow op of this process (and of the processes it spawns) run on one thread.
+
+    On some CPUs (seen on AMD EPYC, whose TensorFlow runs Eigen's kernels rather than oneDNN's) a
+    matrix product split over two threads sums in another order than on one, so a loss differed in
+    its last bits between a main process and single-threaded workers. With one thread per op a
+    score depends on the CPU type alone, however many cores computed it; cores are still used by
+    running independent ops (the chunks of a batch) side by side. Called when evoprune is imported,
+    before TensorFlow starts; an explicit setting of the variable is left alone.
+    """
+    os.environ.setdefault(INTRA_OP_ENV, "1")
+
+
+def set_threads(tf: ModuleType, threads: int) -> None:
+    """Size this process's TensorFlow pools before its runtime starts: one thread per op (or the explicit
+    TF_NUM_INTRAOP_THREADS), `threads` ops side by side. A runtime already running keeps its pools."""
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(int(os.environ.get(INTRA_OP_ENV) or 1))
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # "cannot be modified after initialization": the process ran TensorFlow before
+        pass
+
 
 @contextlib.contextmanager
 def _stderr_silenced():

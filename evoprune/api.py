@@ -9,7 +9,7 @@ import numpy as np
 from .algorithms import config_record, importance_for
 from .errors import ConfigError
 from .evaluation import registry
-from .executors import make_executor
+from .executors import executor_name, make_executor
 from .network import models
 from .network.calibration import calibration_images
 from .network.masks import Masks
@@ -18,7 +18,8 @@ from .problem import importance
 from .problem.problem import Problem
 from .pruned import export, front
 from .pruned.finetune import finetune_report
-from .pruned.report import summarize
+from .pruned.report import say_skipped, summarize
+from .results.checkpoint import warn
 from .results.manifest import environment, now
 from .results.progress import LayerProgress
 from .results.run_folder import RunFolder
@@ -53,30 +54,33 @@ def refit_step(model, masks: Masks, x_fit: np.ndarray, x_test: np.ndarray, y_tes
 def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
           algorithm: str = "sa", config: SearchConfig | None = None, *, x_train: np.ndarray | None = None,
           y_train: np.ndarray | None = None, out: str | None = None, force: bool = False, resume: bool = False,
-          checkpoint_every: int = 25, checkpoint_seconds: float = 60.0, executor: str = "serial",
+          checkpoint_every: int = 25, checkpoint_seconds: float = 60.0, executor: str | None = None,
           workers: int | None = None,
           executor_options: dict | None = None, progress: bool = True, customize: Callable | None = None,
           callbacks: Sequence = (), scores: dict | None = None, run_info: dict | None = None,
-          finetune_epochs: int = 0) -> PruneResult:
+          finetune_epochs: int = 0, imports: Sequence[str] = (), say: Callable[[str], None] = warn) -> PruneResult:
     """Search masks for `model` with `algorithm`, deciding on (x_search, y_search), reporting on the test set.
 
     The steps, each usable on its own: `Problem` + `search()` (where evaluations run:
     `executor` "serial", "process" or "ray", with `workers` and `executor_options` such as
-    `{"address": "HOST:6379"}`), a `RunFolder` in `out` (history.csv as it goes, a
-    checkpoint after every genome and at most every `checkpoint_every` evaluations or
-    `checkpoint_seconds` seconds, mid-step included, and run.json; `resume=True` continues the
-    run in `out` exactly), `summarize` (test figures), then the front of a
+    `{"address": "HOST:6379"}`; by default serial, or a process pool when `workers` are given),
+    a `RunFolder` in `out` (history.csv as it goes, a checkpoint after every genome and at most
+    every `checkpoint_every` evaluations or `checkpoint_seconds` seconds, mid-step included, and
+    run.json; `resume=True` continues the run in `out` exactly), `summarize` (test figures), then the front of a
     multi-objective search (front.csv, front_masks.npz), the compressed export and, with
     `finetune_epochs` > 0, masked fine-tuning on (x_train, y_train).
 
     `customize(toolbox)` swaps DEAP operators once, before the first evaluation, e.g.
     `customize=lambda tb: tb.register("mate", deap.tools.cxTwoPoint)`. `scores` passes
     precomputed importance scores (else computed from x_train); `callbacks` are more search
-    callbacks (`search.Callback`).
+    callbacks (`search.Callback`). `imports` are modules registering the model's custom Keras classes,
+    imported by every worker (and recorded in run.json); `say` gets the run's opening notice: the layers
+    holding weights that are not pruned.
     """
     config = config or SearchConfig()
+    executor = executor_name(executor, workers)
     problem = Problem(model, x_search, y_search, **config.objective_settings(), refit=config.refit == "loop",
-                      refit_folds=config.refit_folds, calibration=config.calibration)
+                      refit_folds=config.refit_folds, calibration=config.calibration, imports=imports)
     algo, config = prepare(problem, algorithm, config)
     kind = importance_for(algo, config)
     if kind not in (None, "magnitude") and x_train is None:
@@ -85,12 +89,13 @@ def prune(model, x_search: np.ndarray, y_search: np.ndarray, x_test: np.ndarray,
         raise ConfigError("fine-tuning and re-fitting need the training images (x_train, y_train)")
     folder = RunFolder(out, force=force, resume=resume, checkpoint_every=checkpoint_every,
                        checkpoint_seconds=checkpoint_seconds) if out else None
+    say_skipped(model, say)
     if scores is None and kind is not None:
         scores = importance.compute(kind, model, problem.specs, x_train, y_train, config.calibration)
     recording = [] if folder is None else folder.start({
         "algorithm": algo.name, "config": config_record(algo, config), "executor": executor, "workers": workers,
         "executor_options": executor_options or {}, "checkpoint_every": checkpoint_every,
-        "checkpoint_seconds": checkpoint_seconds, "started": now(),
+        "checkpoint_seconds": checkpoint_seconds, "imports": list(problem.imports), "started": now(),
         **(run_info or {}), **environment()})
     ex = make_executor(executor, workers, **(executor_options or {}))
     try:

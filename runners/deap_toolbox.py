@@ -1,4 +1,4 @@
-"""DEAP's own algorithms on evoprune's toolbox, with your own process pool: the README's snippet as a script.
+"""DEAP's own algorithms on evoprune's toolbox, with your own process pool: the README's script, with options.
 
     python runners/deap_toolbox.py --data ../shared/data/mnist/mnist-5k.npz            # eaSimple, spawn pool of 2
     python runners/deap_toolbox.py --data ... --algorithm eaMuPlusLambda --pool ray
@@ -56,9 +56,8 @@ def main() -> None:
     args = p.parse_args()
 
     from evoprune.network import models
-    from evoprune.problem.data import Split, prepare
 
-    data = prepare("mnist", args.data, Split(0, 0.2))
+    data = evoprune.load_data("mnist", args.data)
     if args.model:
         model = models.load_model(args.model)
     else:
@@ -67,7 +66,7 @@ def main() -> None:
         models.train(model, data.x_train, data.y_train, data.x_val, data.y_val,
                      models.TrainConfig(epochs=args.epochs, optimizer="adam", learning_rate=0.005), progress=False)
     random.seed(0)  # DEAP's own operators draw from Python's random
-    problem = evoprune.Problem(model, data.x_val, data.y_val, objective="floor", delta=0.005)
+    problem = evoprune.Problem(model, data.x_search, data.y_search, objective="floor", delta=0.005)
     print(run(problem, data.x_test, data.y_test, args.algorithm, args.pool, args.workers))
 
 

@@ -57,3 +57,51 @@ def tiny_model(small_mnist):
 def random_masks(specs, sparsity: float, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     return {s.name: rng.random(s.shape) >= sparsity for s in specs}
+
+
+# A user's module of custom Keras classes: registered when it is imported, and only then.
+CUSTOM_LAYERS = '''"""A custom layer for evoprune's tests, registered with Keras when this module is imported."""
+import keras
+
+
+@keras.saving.register_keras_serializable(package="evoprune_tests")
+class Swish(keras.layers.Layer):
+    """x * sigmoid(x): a layer without weights, between a convolution and its pooling."""
+
+    def call(self, x):
+        return x * keras.ops.sigmoid(x)
+'''
+
+
+@pytest.fixture(scope="session")
+def custom_layers(tmp_path_factory):
+    """The module's name and folder: on sys.path here (spawned workers inherit it); pass the folder as
+    PYTHONPATH to other processes."""
+    import sys
+
+    folder = tmp_path_factory.mktemp("custom")
+    (folder / "evoprune_custom_layers.py").write_text(CUSTOM_LAYERS)
+    sys.path.insert(0, str(folder))
+    yield "evoprune_custom_layers", folder
+    sys.path.remove(str(folder))
+
+
+@pytest.fixture(scope="session")
+def custom_model(custom_layers):
+    """A small untrained Conv2D/Dense chain with the custom Swish layer after its convolution."""
+    import importlib
+
+    from evoprune._tf import import_keras
+
+    keras = import_keras()
+    swish = importlib.import_module(custom_layers[0]).Swish
+    keras.utils.set_random_seed(1)
+    L = keras.layers
+    return keras.Sequential([
+        keras.Input((28, 28, 1)),
+        L.Conv2D(4, 3, strides=2, name="c1"),
+        swish(name="swish"),
+        L.MaxPooling2D(2, name="p1"),
+        L.Flatten(name="f"),
+        L.Dense(10, activation="softmax", name="d1"),
+    ])

@@ -103,7 +103,8 @@ def test_a_corrupt_checkpoint_is_named_and_the_previous_one_used(model_file, mni
     done = prune(model_file, mnist_path, "sa", out, resume=True)
     assert done.returncode == 0, done.stderr
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and "checkpoint.pkl" in lines[0] and "previous" in lines[0], done.stderr
+    assert len(lines) == 2 and "checkpoint.pkl" in lines[0] and "previous" in lines[0], done.stderr
+    assert "resumed at evaluation" in lines[1], done.stderr
     assert results(out) == uninterrupted["sa"]
     assert json.loads((out / "run.json").read_text())["resumes"][0]["evaluations"] < 55
 

@@ -18,6 +18,15 @@ def add_data_args(p: argparse.ArgumentParser, dataset_default: str | None = None
                         "(default: $EVOPRUNE_DATA, else the Keras download)")
 
 
+def add_import_arg(p: argparse.ArgumentParser) -> None:
+    """--import MODULE (repeatable): modules registering a model's custom Keras classes, imported by every process
+    that loads the model."""
+    p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                   help="import MODULE before the model is loaded, here and in every worker: the module that "
+                        "registers the model's custom layers (@keras.saving.register_keras_serializable); "
+                        "repeatable")
+
+
 def check_model_file(path: str) -> None:
     """Refuse a model path that cannot be a Keras model, before TensorFlow is loaded."""
     from ..network.models import HDF5_SIGNATURE, LEGACY_SUFFIXES

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..errors import ConfigError
-from .common import add_data_args, check_model_file
+from .common import add_data_args, add_import_arg, check_model_file
 
 
 def add_parser(sub) -> None:
@@ -10,6 +10,7 @@ def add_parser(sub) -> None:
     e.add_argument("--model", required=True)
     e.add_argument("--masks", required=True, help="masks.npz written by `evoprune prune`")
     add_data_args(e)
+    add_import_arg(e)
     e.set_defaults(run=run)
 
 
@@ -25,7 +26,7 @@ def run(args) -> int:
     from ..network import models
     from ..network.masks import load_masks, sparsity_global, sparsity_layer_mean
 
-    model = models.load_model(args.model)
+    model = models.load_model(args.model, args.imports)
     models.check_input_shape(model, data.x_test)
     masks = load_masks(args.masks, models.prunable_layers(model))
     models.apply_masks(model, masks)

@@ -1,8 +1,11 @@
 """`evoprune experiment`: run a spec's variants × seeds into a folder (spread over workers), or redraw its report."""
 from __future__ import annotations
 
+import sys
+from dataclasses import replace
+
 from ..errors import ConfigError
-from .common import add_spread_args
+from .common import add_import_arg, add_spread_args, check_model_file
 
 
 def add_parser(sub) -> None:
@@ -15,6 +18,7 @@ def add_parser(sub) -> None:
     r.add_argument("spec", metavar="SPEC", help="the experiment's TOML file")
     r.add_argument("--out", required=True, help="the experiment's folder")
     add_spread_args(r)
+    add_import_arg(r)
     r.set_defaults(run=run)
     rep = steps.add_parser("report", help="redraw an experiment's summary and figures from its files (no TensorFlow)")
     rep.add_argument("out", metavar="OUT", help="the experiment's folder")
@@ -25,6 +29,8 @@ def run(args) -> int:
     from ..experiments import spec as specs
 
     spec, text = specs.load(args.spec)
+    if "path" in spec.model:  # as `compare --model` does: refused before OUT is made
+        check_model_file(spec.model["path"])
     return run_spec(args, spec, text)
 
 
@@ -42,10 +48,20 @@ def run_spec(args, spec, text: str | None) -> int:
     if args.ray_address and args.executor != "ray":
         raise ConfigError("--ray-address goes with --executor ray")
     from ..experiments.experiment import run as run_experiment
+    from ..network.custom import import_modules
+    from ..results.manifest import command_line
 
-    outcome = run_experiment(spec, args.out, spec_text=text, workers=args.workers, executor=args.executor,
-                             address=args.ray_address, force=args.force, progress=not args.no_progress,
-                             baselines=args.baselines, verbose=args.verbose)
+    import_modules(args.imports)  # refused before any work, as a spec's own imports are
+    spec = replace(spec, imports=tuple(dict.fromkeys([*spec.imports, *args.imports])))
+
+    try:
+        outcome = run_experiment(spec, args.out, spec_text=text, workers=args.workers, executor=args.executor,
+                                 address=args.ray_address, force=args.force, progress=not args.no_progress,
+                                 baselines=args.baselines, verbose=args.verbose)
+    except KeyboardInterrupt:
+        print(f"evoprune: interrupted; the same command continues it, reusing the finished runs in {args.out} and "
+              f"resuming the interrupted ones from their checkpoints: {command_line()}", file=sys.stderr)
+        return 130
     print(f"{', '.join(v.name for v in spec.variants)} × {len(spec.seeds)} seeds -> {args.out}: summary.md, "
           f"summary.csv, anytime.png, tradeoff.png, layers.png ({len(outcome.reused)} runs reused, "
           f"{len(outcome.resumed)} resumed, {len(outcome.started)} started)")

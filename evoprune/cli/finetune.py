@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 from ..errors import ConfigError
-from .common import add_data_args, add_training_args, check_model_file
+from .common import add_data_args, add_import_arg, add_training_args, check_model_file
 
 OUTPUTS = ("finetuned.keras", "finetune.json", "finetuned.sparse.npz")
 
@@ -18,6 +18,7 @@ def add_parser(sub) -> None:
                                                   "with --point")
     f.add_argument("--point", type=int, help="with front_masks.npz: the front point (front.csv's `point`)")
     add_data_args(f)
+    add_import_arg(f)
     f.add_argument("--epochs", type=int, default=FINETUNE_EPOCHS, help=f"training epochs (default {FINETUNE_EPOCHS})")
     add_training_args(f)
     f.add_argument("--out", help="folder for finetuned.keras and finetune.json (default: the masks' folder)")
@@ -48,7 +49,7 @@ def run(args) -> int:
     from ..network.masks import check_masks, load_masks
     from ..results import io
 
-    model = models.load_model(args.model)
+    model = models.load_model(args.model, args.imports)
     models.check_input_shape(model, data.x_test)
     specs = models.prunable_layers(model)
     if args.point is None:

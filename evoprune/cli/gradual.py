@@ -7,7 +7,7 @@ import time
 from dataclasses import asdict
 
 from ..errors import ConfigError
-from .common import add_data_args, add_training_args, check_model_file
+from .common import add_data_args, add_import_arg, add_training_args, check_model_file
 
 # history.csv: one row per epoch, the global sparsity at its end and Keras' figures.
 HISTORY_FIELDS = ("epoch", "sparsity", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
@@ -26,6 +26,7 @@ def add_parser(sub) -> None:
                                    "Validation images are only monitored; figures are on the test images.")
     g.add_argument("--model", required=True, help="the unpruned .keras model (from `evoprune train`: DIR/model.keras)")
     add_data_args(g)
+    add_import_arg(g)
     g.add_argument("--final-sparsity", type=float, required=True, help="global sparsity at the end, e.g. 0.94")
     g.add_argument("--initial-sparsity", type=float, default=0.0, help="sparsity of the first pruning step "
                                                                          "(default 0)")
@@ -105,12 +106,14 @@ def run(args) -> int:
     from ..network import models
     from ..pruned import export
     from ..pruned.gradual import gradual_prune, named_rule, summarize
+    from ..pruned.report import say_skipped
+    from ..results.checkpoint import warn
     from ..results.manifest import environment, now
     from ..results.run_folder import RunFolder
 
-    model = models.load_model(args.model)
+    model = models.load_model(args.model, args.imports)
     models.check_input_shape(model, data.x_test)
-    models.prunable_layers(model)  # refuses a model with none, before the folder is made
+    say_skipped(model, warn)  # refuses a model with no prunable layers, before the folder is made
     rule = named_rule(args.rule, data.x_train, data.y_train, args.rule_budget, args.seed)
     settings = {"rule": args.rule, **({"rule_budget": args.rule_budget} if args.rule == "search" else {}),
                 "optimizer": args.optimizer, "learning_rate": args.learning_rate,

@@ -7,7 +7,7 @@ import time
 
 from ..search.config import CALIBRATIONS, EVAL_SETS, IMPORTANCES, REFITS, SCOPES
 from ..errors import ConfigError
-from .common import add_data_args, check_model_file
+from .common import add_data_args, add_import_arg, check_model_file
 
 
 def add_search_args(p) -> None:
@@ -20,6 +20,7 @@ def add_search_args(p) -> None:
 
     p.add_argument("--preset", choices=sorted(PRESETS), help="study: the reference study's settings and protocol")
     add_data_args(p)
+    add_import_arg(p)
     p.add_argument("--budget", type=int, help="evaluations to make in all (default 1000)")
     p.add_argument("--rate0", type=float, help="initial mutation rate (default 0.02; the study preset 0.15)")
     p.add_argument("--objective", choices=("floor", "study"),
@@ -133,8 +134,10 @@ def add_parser(sub) -> None:
     add_search_args(p)
     from ..executors import EXECUTORS
 
-    p.add_argument("--executor", default="serial", help=f"where evaluations run: {', '.join(EXECUTORS)}")
-    p.add_argument("--workers", type=int, help="worker processes for pool executors (default: one per core)")
+    p.add_argument("--executor", help=f"where evaluations run: {', '.join(EXECUTORS)} (default: process with "
+                                      "--workers, else serial)")
+    p.add_argument("--workers", type=int, help="worker processes for pool executors (default: one per core); "
+                                               "without --executor, a process pool")
     p.add_argument("--ray-address", help="address of a running Ray cluster (HOST:PORT) for --executor ray")
     p.add_argument("--force", action="store_true", help="overwrite a run already in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -144,7 +147,9 @@ def add_parser(sub) -> None:
 
 # What a resumed run takes from its run.json rather than from the command line.
 _RESUMED = ("model", "algorithm", "dataset", "data", "executor", "workers", "ray_address", "checkpoint_every",
-            "checkpoint_seconds", "preset", "finetune_epochs")
+            "checkpoint_seconds", "preset", "finetune_epochs", "imports")
+# … of which these only unless the command gives others (`_resumed_executor`).
+_WHERE = ("executor", "workers", "ray_address")
 
 
 def _resumed_args(args):
@@ -159,17 +164,28 @@ def _resumed_args(args):
         raise ConfigError(f"{args.resume}: not a run of `evoprune prune` (an experiment's run resumes with "
                           "`evoprune experiment run` on its spec)")
     for name in _RESUMED:
-        if name in ("executor", "workers", "ray_address") and getattr(args, name) not in (None, "serial"):
-            continue
-        if name in saved["cli"]:  # (a run from an older evoprune may lack one: the default stands)
+        if name in saved["cli"] and name not in _WHERE:  # (a run from an older evoprune may lack one)
             setattr(args, name, saved["cli"][name])
+    _resumed_executor(args, saved["cli"])
     args.out, args.config = args.resume, saved["config"]
     return args
 
 
+def _resumed_executor(args, saved: dict) -> None:
+    """Where a resumed run evaluates: as it did, unless the command says otherwise. `--workers` alone keeps a
+    pool executor (a serial run's becomes a process pool); `--executor` alone keeps a pool's workers."""
+    pool = saved.get("executor") not in (None, "serial")  # (older runs recorded serial with unused workers)
+    if args.executor is None and pool:
+        args.executor = saved["executor"]
+    if args.workers is None and pool and args.executor not in (None, "serial"):
+        args.workers = saved.get("workers")
+    if args.ray_address is None and args.executor == "ray":
+        args.ray_address = saved.get("ray_address")
+
+
 def run(args) -> int:
     from ..algorithms import algorithm_class, check_budget, make_algorithm, units
-    from ..executors import make_executor
+    from ..executors import executor_name, make_executor
     from ..experiments.baselines import data_for, read_baseline, run_info, search_data
     from ..results.run_folder import check_out, check_out_path
     from ..search.config import SearchConfig
@@ -181,6 +197,7 @@ def run(args) -> int:
     if (args.finetune_epochs or 0) < 0:
         raise ConfigError(f"--finetune-epochs must be ≥ 0, got {args.finetune_epochs}")
     algorithm_class(args.algorithm)
+    args.executor = executor_name(args.executor, args.workers)
     options = executor_options(args)
     make_executor(args.executor, args.workers, **options)  # checks the name and worker count
     if args.resume:
@@ -202,7 +219,7 @@ def run(args) -> int:
     from ..network import models
     from ..api import prune
 
-    model = models.load_model(args.model)
+    model = models.load_model(args.model, args.imports)
     models.check_input_shape(model, data.x_test)
     x_search, y_search = search_data(data, config.eval_set)
     info = {**run_info(args.model, args.preset, data, config.eval_set),
@@ -213,10 +230,9 @@ def run(args) -> int:
                        progress=not args.no_progress, run_info=info, x_train=data.x_train,
                        y_train=data.y_train, checkpoint_every=args.checkpoint_every,
                        checkpoint_seconds=args.checkpoint_seconds, resume=bool(args.resume),
-                       finetune_epochs=args.finetune_epochs or 0)
+                       finetune_epochs=args.finetune_epochs or 0, imports=args.imports)
     except KeyboardInterrupt:
-        print(f"evoprune: interrupted; the checkpoint and history in {out} are intact. "
-              f"Continue with: evoprune prune --resume {out}", file=sys.stderr)
+        print(f"evoprune: interrupted; {_how_to_continue(out)}", file=sys.stderr)
         return 130
     s = result.summary
     print(f"{args.algorithm}: test accuracy {s['baseline_accuracy']:.4f} -> {s['final_accuracy']:.4f}, "
@@ -230,3 +246,15 @@ def run(args) -> int:
         print(f"fine-tuned {f['epochs']} epochs: test accuracy {f['test_accuracy_before']:.4f} -> "
               f"{f['test_accuracy_after']:.4f} -> {os.path.join(out, 'finetuned.keras')}")
     return 0
+
+
+def _how_to_continue(out: str) -> str:
+    """What an interrupted run left in `out`, and how to continue it."""
+    from ..results.checkpoint import CHECKPOINT, PREVIOUS
+
+    if any(os.path.exists(os.path.join(out, name)) for name in (CHECKPOINT, PREVIOUS)):
+        return f"the checkpoint and history in {out} are intact. Continue with: evoprune prune --resume {out}"
+    if os.path.exists(os.path.join(out, "run.json")):
+        return (f"no checkpoint was written yet; `evoprune prune --resume {out}` starts the run again from the "
+                "beginning")
+    return f"nothing was recorded in {out} yet; run the same command again"

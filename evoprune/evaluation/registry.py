@@ -5,7 +5,8 @@ import os
 import sys
 from typing import Callable
 
-from ..errors import EvopruneError
+from ..errors import ConfigError, EvopruneError
+from ..network.custom import import_modules
 
 # Evaluators live in the process that runs them (the main one for serial evaluation, each worker
 # of a pool), keyed by their problem's token. They hold compiled TensorFlow functions and caches,
@@ -40,37 +41,50 @@ def uninstall(token: str) -> None:
     _EVALUATORS.pop(token, None)
 
 
-def _in_forked_child_of_tensorflow() -> bool:
-    # A spawned worker has not imported TensorFlow when its initializer runs (unpickling a problem
-    # does not import it); a forked one inherits the parent's, whose thread pools do not survive a fork.
-    import multiprocessing
+# Whether this process was forked from one that had loaded TensorFlow, whose thread pools do not survive
+# a fork. Told by how the process started, not by what it imports: a spawned worker re-imports the user's
+# main module, which may well import Keras before the initializer runs. The hook runs in every forked
+# child, whose modules are the parent's at the moment of the fork; spawned processes (multiprocess's and
+# multiprocessing's spawn, Ray's workers) start a fresh interpreter and never run it.
+_forked_after_tensorflow = False
 
-    children = [multiprocessing.parent_process()]
-    if "multiprocess" in sys.modules:
-        children.append(sys.modules["multiprocess"].parent_process())
-    return "tensorflow" in sys.modules and any(p is not None for p in children)
+
+def _after_fork_in_child() -> None:
+    global _forked_after_tensorflow
+    _forked_after_tensorflow = "tensorflow" in sys.modules
+
+
+# Registered on import, and `import evoprune` imports this module (for `evoprune.init_worker`): so the hook
+# is in place in any parent before it forks a pool, whose initializer and problem are evoprune's.
+if hasattr(os, "register_at_fork"):  # Windows never forks
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def init_worker(problem, threads: int | None = None) -> None:
     """Prepare this process to evaluate `problem`: pass it as a pool's initializer, with `initargs=(problem,)`.
 
     Works for any pool whose workers run it once: `multiprocess`/`multiprocessing` pools started
-    with `spawn`, and Ray's `ray.util.multiprocessing.Pool`. `threads` caps TensorFlow's thread
-    pools (for N workers on C cores, C // N each). A worker forked from a process that had loaded
-    TensorFlow would hang on its first evaluation; instead its evaluations raise, saying to use spawn.
+    with `spawn`, and Ray's `ray.util.multiprocessing.Pool`. `threads` is how many TensorFlow ops run
+    side by side (for N workers on C cores, C // N each); each op runs on one thread
+    (`_tf.one_thread_per_op`). A worker forked from a process that had loaded TensorFlow would hang
+    on its first evaluation; instead its evaluations raise, saying to use spawn.
     """
-    if _in_forked_child_of_tensorflow():
+    if _forked_after_tensorflow:
         _EVALUATORS[problem.token] = NoEvaluatorError(
             f"worker {os.getpid()} was forked after TensorFlow was loaded, which hangs: start the pool with "
             "multiprocess.get_context('spawn') (or multiprocessing's)")
         return
-    from .._tf import import_tensorflow
+    from .._tf import import_tensorflow, set_threads
 
     tf = import_tensorflow()
     if threads is not None:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        set_threads(tf, threads)
     for gpu in tf.config.list_physical_devices("GPU"):
         # Without this every worker would reserve all of every GPU's memory.
         tf.config.experimental.set_memory_growth(gpu, True)
+    try:
+        import_modules(problem.imports)  # they register the model's custom classes before it is rebuilt here
+    except ConfigError as e:  # as data: a raising initializer would kill the worker, and its replacements
+        _EVALUATORS[problem.token] = NoEvaluatorError(f"worker {os.getpid()}: {e}")
+        return
     install(problem.token, problem.build_evaluator)

@@ -12,10 +12,22 @@ EXECUTORS: dict[str, str] = {
 }
 
 
-def make_executor(name: str, workers: int | None = None, **options):
-    """The executor registered under `name` (options: task_timeout, max_retries, address for Ray)."""
+def executor_name(name: str | None, workers: int | None) -> str:
+    """The executor to run: `name`; without one, a process pool when `workers` are asked for, else serial."""
+    if name is None:
+        return "serial" if workers is None else "process"
+    if name == "serial" and workers is not None and workers > 1:
+        raise ConfigError(f"the serial executor runs in this process and takes no workers (got {workers}): "
+                          "use the process executor, or drop the workers")
+    return name
+
+
+def make_executor(name: str | None, workers: int | None = None, **options):
+    """The executor registered under `name` (see `executor_name`; options: task_timeout, max_retries, address
+    for Ray)."""
     import importlib
 
+    name = executor_name(name, workers)
     try:
         module, cls = EXECUTORS[name].split(":")
     except KeyError:
@@ -25,4 +37,4 @@ def make_executor(name: str, workers: int | None = None, **options):
     return getattr(importlib.import_module(module), cls)(workers=workers, **options)
 
 
-__all__ = ["EXECUTORS", "SerialExecutor", "make_executor"]
+__all__ = ["EXECUTORS", "SerialExecutor", "executor_name", "make_executor"]

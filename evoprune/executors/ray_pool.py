@@ -32,6 +32,14 @@ class RayExecutor(SupervisedPool):
         # No pinning: Ray places its workers itself.
         return Pool(self.workers, initializer=self.initializer, initargs=(problem, threads, None))
 
+    def _lost_worker(self, error: Exception) -> bool:
+        # Ray's pool hands back an error the task raised as the task raised it; these say the actor, its
+        # process, its node or the object holding its result went away (killed, crashed, out of memory).
+        from ray import exceptions as rx
+
+        return isinstance(error, (rx.RayActorError, rx.WorkerCrashedError, rx.NodeDiedError, rx.LocalRayletDiedError,
+                                  rx.ObjectLostError, rx.OutOfMemoryError))
+
     def close(self) -> None:
         super().close()
         if self._owns_ray:  # a Ray session the user opened is the user's to end

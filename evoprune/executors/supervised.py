@@ -14,7 +14,7 @@ log = logging.getLogger("evoprune.executors")
 
 
 class ExecutorError(EvopruneError):
-    """A task kept failing after every retry: the run stops with this message."""
+    """A task raised, or kept failing after every retry: the run stops with this message."""
 
 
 def split(items: list, parts: int) -> list[list]:
@@ -33,10 +33,11 @@ class SupervisedPool(ABC):
     The payload is the problem (each worker then holds its evaluator), or for whole runs as
     jobs, what every run needs (`experiments.jobs`). A plain `Pool.map` waits forever when a
     worker dies. Here every chunk is a task with a deadline; when a worker disappears, a task
-    raises (a lost Ray actor) or a deadline passes, the pool is replaced and the unfinished
-    tasks are resubmitted, at most `max_retries` times each. Tasks must be deterministic (a
-    mask's score) or idempotent (a run that resumes from its checkpoint), so a resubmitted task
-    returns what the lost one would have. Every such event is kept in `events`.
+    reports its worker lost (a Ray actor) or a deadline passes, the pool is replaced and the
+    unfinished tasks are resubmitted, at most `max_retries` times each. Tasks must be
+    deterministic (a mask's score) or idempotent (a run that resumes from its checkpoint), so a
+    resubmitted task returns what the lost one would have. Every such event is kept in `events`.
+    An error the task itself raised would only repeat: it stops the map at once (`ExecutorError`).
     """
 
     name = "pool"
@@ -60,6 +61,10 @@ class SupervisedPool(ABC):
     def _alive(self) -> bool:
         """Whether every worker the pool started is still the one running (no silent replacement)."""
         return True
+
+    def _lost_worker(self, error: Exception) -> bool:
+        """Whether `error`, raised by a task's `get`, says its worker was lost rather than that the task raised."""
+        return False
 
     # ----- lifecycle -----
     def start(self, problem) -> None:
@@ -115,8 +120,12 @@ class SupervisedPool(ABC):
                     try:
                         results[i] = task.get()
                         del pending[i]
-                    except Exception as e:  # a lost worker or a task that could not run at all
-                        failure = f"task raised {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                    except Exception as e:
+                        if not self._lost_worker(e):
+                            self._terminate()
+                            raise ExecutorError(f"{self.name} executor: task {_label(chunks, i)} raised "
+                                                f"{_one_line(e)}; stopping the run") from e
+                        failure = f"a worker was lost ({_one_line(e)})"
                 elif time.monotonic() - started > self.task_timeout:
                     failure = f"a task ran over its timeout of {self.task_timeout:g} s (hung worker)"
             if failure is None and pending and not self._alive():
@@ -132,14 +141,24 @@ class SupervisedPool(ABC):
     def _recover(self, fn, chunks, pending: dict, tries: list, failure: str) -> dict:
         for i in pending:
             tries[i] += 1
-        worst = max(tries[i] for i in pending)
-        event = {"time": time.time(), "executor": self.name, "failure": failure,
-                 "tasks_resubmitted": len(pending), "attempt": worst}
-        self.events.append(event)
-        log.warning("evoprune: %s; restarting the %s workers and resubmitting %d task(s) (attempt %d of %d)",
-                    failure, self.name, len(pending), worst, self.max_retries)
+        worst = max(tries[i] for i in pending)  # the failures of the task tried most, this one included
         if worst > self.max_retries:
             self._terminate()
             raise ExecutorError(f"{self.name} executor: a task failed {worst} times ({failure}); stopping the run")
+        self.events.append({"time": time.time(), "executor": self.name, "failure": failure,
+                            "tasks_resubmitted": len(pending), "retry": worst})
+        log.warning("evoprune: %s; restarting the %s workers and resubmitting %d task(s) (retry %d of %d)",
+                    failure, self.name, len(pending), worst, self.max_retries)
         self._restart()
         return self._submit(fn, chunks, list(pending))
+
+
+def _label(chunks: list[list], i: int) -> str:
+    """Chunk i by the names of its items when they have names (an experiment's runs), else by its place."""
+    names = [getattr(item, "name", None) for item in chunks[i]]
+    return ", ".join(names) if all(isinstance(n, str) for n in names) else f"{i + 1} of {len(chunks)}"
+
+
+def _one_line(error: Exception) -> str:
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__

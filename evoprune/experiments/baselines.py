@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -15,9 +16,13 @@ from ..network import models
 from ..problem.data import ENV_VAR, PreparedData, Split, prepare
 from ..results import io
 from ..results.manifest import cpu, environment, package_versions
+from ..search.config import EVAL_SETS
 
 DEFAULT_DATASET = "mnist"
 CACHE_ENV = "EVOPRUNE_BASELINES"
+# The libraries whose version can change a trained baseline's weights. numpy is not among them: it only loads,
+# splits and scales the images, and the key digests the images as they come out of that.
+TRAINING_LIBRARIES = ("tensorflow", "keras")
 
 
 def train_baseline(data: PreparedData, config: models.TrainConfig, out: str, progress: bool = True) -> dict:
@@ -73,6 +78,8 @@ def data_for(baseline: dict | None, dataset: str | None = None, path: str | None
 def search_data(data: PreparedData, eval_set: str) -> tuple[np.ndarray, np.ndarray]:
     """The images a search decides on: training and validation images pooled (default), the validation split
     alone, or the test set (the study's protocol)."""
+    if eval_set not in EVAL_SETS:
+        raise ConfigError(f"eval_set must be one of {', '.join(EVAL_SETS)}, got {eval_set!r}")
     if eval_set == "test":
         return data.x_test, data.y_test
     if eval_set == "train+validation":
@@ -80,6 +87,28 @@ def search_data(data: PreparedData, eval_set: str) -> tuple[np.ndarray, np.ndarr
     if len(data.y_val) == 0:
         raise ConfigError("the validation split is empty: train with --val-fraction > 0 or use --eval-set test")
     return data.x_val, data.y_val
+
+
+@dataclass(frozen=True)
+class LoadedData(PreparedData):
+    """What `load_data` hands out: the prepared data and the images a search decides on."""
+
+    x_search: np.ndarray
+    y_search: np.ndarray
+
+
+def load_data(dataset: str = DEFAULT_DATASET, path: str | None = None, *, split: Split = Split(0, 0.2),
+              eval_set: str = "train+validation") -> LoadedData:
+    """The arrays evoprune uses: float32 images (N, 28, 28, 1) scaled to [0, 1] and uint8 labels, as
+    x_train/y_train, x_val/y_val (split off the training images by `split`), x_test/y_test and
+    x_search/y_search (the `eval_set` images, by default training and validation pooled).
+
+    Read from `path`, else $EVOPRUNE_DATA, else the Keras download; the default split is the one
+    `evoprune compare` trains its baseline on.
+    """
+    data = prepare(dataset, path, split)
+    x_search, y_search = search_data(data, eval_set)
+    return LoadedData(**vars(data), x_search=x_search, y_search=y_search)
 
 
 def run_info(model: str, preset: str | None, data: PreparedData, eval_set: str) -> dict:
@@ -99,18 +128,20 @@ def default_cache() -> str:
 
 
 def baseline_key(data: PreparedData, training: models.TrainConfig) -> str:
-    """A digest of everything that shapes a trained baseline: equal digests, the same weights.
+    """A digest of everything that shapes a trained baseline's weights: equal digests, the same weights.
 
     The images and labels (their content, so a moved file still hits and a changed one does
     not), the split, the training settings, the architecture, the versions of the libraries
-    that compute it, and the CPU type (float results can differ in the last bits between them).
+    that train it (TRAINING_LIBRARIES), and the CPU type (float results can differ in the last
+    bits between them). Nothing else: installing Ray or upgrading evoprune keeps the baseline.
     """
     # Layer by layer: a model's own config also holds the running number Keras gives its input layer.
     architecture = [layer.get_config()
                     for layer in models.ARCHITECTURES[training.architecture](data.x_train.shape[1:]).layers]
+    versions = {k: v for k, v in package_versions().items() if k in TRAINING_LIBRARIES}
     h = hashlib.sha256(json.dumps({"dataset": data.name, "split": data.split.to_dict(), "training": training.to_dict(),
-                                   "architecture": architecture, "input": list(data.x_train.shape[1:]), "versions": package_versions(exclude=("evoprune",)),
-                                   "cpu": cpu()}, sort_keys=True).encode())
+                                   "architecture": architecture, "input": list(data.x_train.shape[1:]),
+                                   "versions": versions, "cpu": cpu()}, sort_keys=True).encode())
     for a in (data.x_train, data.y_train, data.x_val, data.y_val, data.x_test, data.y_test):
         h.update(np.ascontiguousarray(a))
     return h.hexdigest()[:16]
@@ -153,7 +184,19 @@ def model_and_data(model: str | None, dataset: str | None, data_path: str | None
                    progress: bool = True, say: Callable[[str], None] = print) -> tuple[str, PreparedData]:
     """The model file and data of an experiment: `model` with the split recorded beside it, or a cached baseline
     trained with `training` on a split seeded by its seed."""
+    data = experiment_data(model, dataset, data_path, training, val_fraction)
+    return model_file(model, data, training, cache, progress, say), data
+
+
+def experiment_data(model: str | None, dataset: str | None, data_path: str | None,
+                    training: models.TrainConfig | None, val_fraction: float) -> PreparedData:
+    """The data of `model_and_data`, read and checked without training anything."""
     if model is not None:
-        return model, data_for(read_baseline(model), dataset, data_path)
-    data = prepare(dataset or DEFAULT_DATASET, data_path, Split(training.seed, val_fraction))
-    return cached_baseline(data, training, cache, progress, say), data
+        return data_for(read_baseline(model), dataset, data_path)
+    return prepare(dataset or DEFAULT_DATASET, data_path, Split(training.seed, val_fraction))
+
+
+def model_file(model: str | None, data: PreparedData, training: models.TrainConfig | None, cache: str | None = None,
+               progress: bool = True, say: Callable[[str], None] = print) -> str:
+    """The model of `model_and_data`: `model` itself, or the cached baseline trained with `training` on `data`."""
+    return model if model is not None else cached_baseline(data, training, cache, progress, say)

@@ -12,20 +12,22 @@ import os
 import shutil
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from ..algorithms import importance_for, make_algorithm
-from ..errors import ConfigError
+from ..errors import ConfigError, ModelError
 from ..network import models
+from ..network.custom import modules_for
 from ..problem import importance
+from ..pruned.report import say_skipped
 from ..results import io
 from ..results.aggregate import MANIFEST, RUNS_DIR
 from ..results.lock import FolderLock
 from ..results.manifest import environment, now
-from ..results.run_folder import check_out_path
-from .baselines import model_and_data, read_baseline, run_info
-from .jobs import Job, Payload, plan, prepare_worker, run as run_job, status
+from ..results.run_folder import RUN_FILES, check_out, check_out_path
+from .baselines import experiment_data, model_file, read_baseline, run_info
+from .jobs import Job, Payload, not_reused, plan, prepare_worker, run as run_job, status
 from .report import report
 from .spec import Spec, to_toml
 
@@ -52,12 +54,13 @@ def extends(held: dict, new: dict) -> bool:
 
 
 def check_folder(out: str, spec: Spec, force: bool) -> None:
-    """Refuse, before any work, a path that is a file, a folder that cannot be written, or one holding another
-    spec's experiment or older runs (unless `force`). A spec that only adds variants to the one held extends
-    its experiment: the runs already there are reused."""
+    """Refuse, before any work, a path that is a file, a folder that cannot be written, or one holding a run of
+    `evoprune prune`, another spec's experiment or older runs (unless `force`). A spec that only adds variants to
+    the one held extends its experiment: the runs already there are reused."""
     check_out_path(out)
     if force or not os.path.isdir(out):
         return
+    check_out(out)
     record = os.path.join(out, MANIFEST)
     if os.path.exists(record):
         held = io.read_json(record).get("spec", {})
@@ -73,7 +76,7 @@ def check_folder(out: str, spec: Spec, force: bool) -> None:
 
 def _clear(out: str) -> None:
     shutil.rmtree(os.path.join(out, RUNS_DIR), ignore_errors=True)
-    for name in (SPEC_FILE, MANIFEST, "compare.json", *REPORT_FILES):
+    for name in (SPEC_FILE, MANIFEST, "compare.json", *REPORT_FILES, *RUN_FILES):
         if os.path.exists(os.path.join(out, name)):
             os.remove(os.path.join(out, name))
 
@@ -81,6 +84,28 @@ def _clear(out: str) -> None:
 def _sha256(path: str) -> str:
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
+
+
+def _model_files(model: dict, folders: list[str]) -> frozenset[str]:
+    """The sha256s of the .keras files holding `model` ({path, sha256, digest}), as runs recorded before runs were
+    identified by content name it: the model's own file, and each file such a run in `folders` names that is still
+    there, unchanged, with the same digest (a baseline trained again, its file differing only by its date)."""
+    named = set()
+    for folder in folders:
+        record = os.path.join(folder, "run.json")
+        recorded = (io.read_json(record).get("plan") or {}).get("model", {}) if os.path.exists(record) else {}
+        if "path" in recorded and recorded.get("sha256") != model["sha256"]:
+            named.add((recorded["path"], recorded["sha256"]))
+    files = {model["sha256"]}
+    for path, sha256 in named:
+        try:
+            same = (os.path.isfile(path) and _sha256(path) == sha256
+                    and models.content_digest(models.load_model(path)) == model["digest"])
+        except (ModelError, OSError):  # unreadable, or not a model: the runs stand for another model
+            same = False
+        if same:
+            files.add(sha256)
+    return frozenset(files)
 
 
 def run(spec: Spec, out: str, *, spec_text: str | None = None, workers: int | None = None,
@@ -96,23 +121,28 @@ def run(spec: Spec, out: str, *, spec_text: str | None = None, workers: int | No
     the same spec are reused and interrupted ones resumed.
     """
     check_folder(out, spec, force)
+    training = spec.training()
+    # read before OUT is made: data that cannot be read is refused with nothing left behind
+    data = experiment_data(spec.model.get("path"), spec.data.get("dataset"), spec.data.get("path"), training,
+                           spec.val_fraction)
     os.makedirs(out, exist_ok=True)
     # one process at a time: two runs of the same folder would both resume its runs and interleave their files
     with FolderLock(out, "experiment"):
-        training = spec.training()
-        model_path, data = model_and_data(spec.model.get("path"), spec.data.get("dataset"), spec.data.get("path"),
-                                          training, spec.val_fraction, baselines, progress, say)
-        model = models.load_model(model_path)
+        model_path = model_file(spec.model.get("path"), data, training, baselines, progress, say)
+        model = models.load_model(model_path, spec.imports)
         models.check_input_shape(model, data.x_test)
         specs = models.prunable_layers(model)
         spec.check(len(specs))
+        say_skipped(model, say)  # once for all the runs, which say nothing
         if force:
             _clear(out)
         os.makedirs(os.path.join(out, RUNS_DIR), exist_ok=True)
         with open(os.path.join(out, SPEC_FILE), "w") as f:
             f.write(spec_text if spec_text is not None else to_toml(spec))
 
-        model_record = {"path": os.path.abspath(model_path), "sha256": _sha256(model_path)}
+        # A run is identified by the model's content: the same weights trained again, or moved, are the same model.
+        digest = models.content_digest(model)
+        model_record = {"path": os.path.abspath(model_path), "sha256": _sha256(model_path), "digest": digest}
         jobs = []
         for v in spec.variants:
             for seed in spec.seeds:
@@ -120,7 +150,9 @@ def run(spec: Spec, out: str, *, spec_text: str | None = None, workers: int | No
                 name = f"{v.name}-seed{seed}"
                 info = run_info(model_path, spec.preset, data, config.eval_set)
                 jobs.append(Job(name, v, config, os.path.join(out, RUNS_DIR, name),
-                                plan(v, config, model_record, info["data"]), info))
+                                plan(v, config, {"digest": digest}, info["data"]), info))
+        files = _model_files(model_record, [j.folder for j in jobs])
+        jobs = [replace(j, model_files=files) for j in jobs]
         outcome = Outcome()
         for job in jobs:
             getattr(outcome, {"reuse": "reused", "resume": "resumed", "start": "started"}[status(job)]).append(job.name)
@@ -137,6 +169,9 @@ def run(spec: Spec, out: str, *, spec_text: str | None = None, workers: int | No
         io.write_json(record_path, record)
         say(f"{len(jobs)} runs ({len(spec.variants)} variants × {len(spec.seeds)} seeds): "
             f"{len(outcome.reused)} reused, {len(outcome.resumed)} resumed, {len(outcome.started)} started")
+        why = not_reused(jobs)
+        if why is not None:
+            say(why)
 
         todo = [j for j in jobs if j.name not in outcome.reused]
         if todo:
@@ -144,7 +179,7 @@ def run(spec: Spec, out: str, *, spec_text: str | None = None, workers: int | No
                      for j in todo}
             payload = Payload(models.to_bytes(model), data,
                               {(k, c): importance.compute(k, model, specs, data.x_train, data.y_train, c)
-                               for k, c in kinds if k is not None})
+                               for k, c in kinds if k is not None}, modules_for(model, spec.imports))
             with _Watch(todo, progress, say):
                 options = {**({"address": address} if address else {}), **({"verbose": True} if verbose else {})}
                 _execute(todo, payload, workers, executor, threads, options)

@@ -6,6 +6,7 @@ import inspect
 from typing import Any, Callable, Mapping
 
 from ..errors import ConfigError
+from ..problem.calls import misfit
 
 # The aliases a variant may give another operator.
 ALIASES = ("mate", "mutate", "select", "individual", "population", "parents")
@@ -41,17 +42,34 @@ def resolve(name: str) -> Callable:
     return fn
 
 
+def check_entry(alias: str, entry: Mapping[str, Any]) -> None:
+    """Refuse an entry whose function cannot be imported, or cannot be called, with its arguments, as evoprune
+    calls `alias` (a crossover with two individuals, a mutation with one, a selection with individuals and k)."""
+    fn = resolve(entry["function"])
+    why = misfit(alias, fn, _arguments(fn, entry, rng=None, genome=None))
+    if why:
+        raise ConfigError(f"{entry['function']!r} {why}")
+
+
 def apply(toolbox, operators: Mapping[str, Mapping[str, Any]]) -> None:
-    """Register each alias's function with its arguments; a function taking `rng` or `genome` gets the
-    toolbox's (its seeded generator, its genome holder) unless the entry gives them."""
+    """Register each alias's function with its arguments (see `_arguments`)."""
     for alias, entry in operators.items():
         fn = resolve(entry["function"])
-        kwargs = {k: v for k, v in entry.items() if k != "function"}
+        toolbox.register(alias, fn, **_arguments(fn, entry, toolbox.rng, toolbox.genome))
+
+
+def _arguments(fn: Callable, entry: Mapping[str, Any], rng, genome) -> dict:
+    """The entry's arguments; a function taking `rng` or `genome` gets the toolbox's (its seeded generator, its
+    genome holder) unless the entry gives them."""
+    kwargs = {k: v for k, v in entry.items() if k != "function"}
+    try:
         params = inspect.signature(fn).parameters
-        for name, value in (("rng", toolbox.rng), ("genome", toolbox.genome)):
-            if name in params and name not in kwargs:
-                kwargs[name] = value
-        toolbox.register(alias, fn, **kwargs)
+    except (TypeError, ValueError):  # a builtin without a published signature takes neither
+        params = {}
+    for name, value in (("rng", rng), ("genome", genome)):
+        if name in params and name not in kwargs:
+            kwargs[name] = value
+    return kwargs
 
 
 class Customize:

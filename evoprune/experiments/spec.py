@@ -13,6 +13,8 @@ A spec is TOML:
     algorithm = "sa"
     settings.t0 = 0.004
 
+A model with custom layers names the modules registering them: `imports = ["mylayers"]`,
+imported here and by every worker before the model is loaded there.
 Paths are as on the command line: relative to the folder the command runs in. Any unknown
 key, algorithm, setting or operator is one readable error before any work.
 """
@@ -27,13 +29,14 @@ from typing import Any, Mapping
 
 from ..algorithms import algorithm_class, check_budget, make_algorithm, units
 from ..errors import ConfigError
+from ..network.custom import import_modules
 from ..network.models import ARCHITECTURES, OPTIMIZERS, TrainConfig
 from ..problem.data import DATASETS
 from ..search.config import PRESETS, SearchConfig, make_config, shared_names
-from .operators import ALIASES, resolve
+from .operators import ALIASES, check_entry
 from .settings import owns, setting_type
 
-KEYS = ("title", "seeds", "budget", "preset", "settings", "data", "model", "variants")
+KEYS = ("title", "seeds", "budget", "preset", "settings", "data", "model", "variants", "imports")
 DATA_KEYS = ("path", "dataset")
 MODEL_KEYS = ("path", "train")
 TRAIN_KEYS = ("architecture", "epochs", "optimizer", "learning_rate", "batch_size", "seed", "val_fraction")
@@ -71,6 +74,9 @@ class Spec:
     data: Mapping[str, Any] = field(default_factory=dict)
     model: Mapping[str, Any] = field(default_factory=dict)     # {"path": …} or {"train": {…}}
     title: str = ""
+    # Modules registering the model's custom Keras classes. They let the model load and change no result,
+    # so they are not part of what makes two specs the same experiment (`to_dict`).
+    imports: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         """The spec in canonical form: what two specs must share to be the same experiment."""
@@ -181,6 +187,7 @@ def parse(raw: Mapping, source: str = "spec") -> Spec:
     title = raw.get("title", "")
     if not isinstance(title, str):
         raise ConfigError(f"{source}: title must be a string")
+    imports = _imports(raw.get("imports", []), source)
 
     data = _table(raw, "data", "", source)
     _unknown(data, DATA_KEYS, "[data]", source)
@@ -206,7 +213,18 @@ def parse(raw: Mapping, source: str = "spec") -> Spec:
     for key in shared:  # a shared setting must mean something to some variant
         if not any(owns(v.algorithm, key) for v in variants):
             raise ConfigError(f"{source}: [settings]: no variant's algorithm has the setting {key!r}")
-    return Spec(variants, seeds, budget, preset, shared, dict(data), _plain(model), title)
+    return Spec(variants, seeds, budget, preset, shared, dict(data), _plain(model), title, imports)
+
+
+def _imports(value: Any, source: str) -> tuple[str, ...]:
+    """The spec's `imports`, imported now: a module that cannot be is refused before any work."""
+    if not isinstance(value, list) or not all(isinstance(m, str) and m for m in value):
+        raise ConfigError(f"{source}: imports must be a list of module names, got {value!r}")
+    try:
+        import_modules(value)
+    except ConfigError as e:
+        raise ConfigError(f"{source}: imports: {e}") from None
+    return tuple(value)
 
 
 def _check_training(t: Mapping, source: str) -> None:
@@ -252,7 +270,7 @@ def _variant(name: str, raw: Any, source: str) -> Variant:
             raise ConfigError(f"{source}: {where}: operators.{alias} is a name or dotted path, or a table with "
                               "`function` and its arguments")
         try:
-            resolve(entry["function"])
+            check_entry(alias, entry)
         except ConfigError as e:
             raise ConfigError(f"{source}: {where}: operators.{alias}: {e}") from None
         operators[alias] = dict(entry)
@@ -274,6 +292,7 @@ def to_toml(spec: Spec) -> str:
     d = spec.to_dict()
     lines = [f"title = {_toml(d['title'])}", f"seeds = {_toml(d['seeds'])}"]
     lines += [f"{k} = {_toml(d[k])}" for k in ("budget", "preset") if d[k] is not None]
+    lines += [f"imports = {_toml(list(spec.imports))}"] if spec.imports else []
     for table, values in (("settings", d["settings"]), ("data", d["data"])):
         if values:
             lines += ["", f"[{table}]", *(f"{k} = {_toml(v)}" for k, v in values.items())]

@@ -1,7 +1,10 @@
 """Models: the study's LeNet-5, training, prunable-layer discovery, masking, loading and saving."""
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass
 from typing import Mapping, Sequence
@@ -10,6 +13,7 @@ import numpy as np
 
 from .._tf import import_keras
 from ..errors import ModelError
+from .custom import import_modules
 from .masks import LayerSpec
 
 PRUNABLE_TYPES = ("Dense", "Conv2D")
@@ -67,6 +71,19 @@ def prunable_layers(model) -> list[LayerSpec]:
     if not specs:
         raise ModelError(f"model {model.name!r} has no prunable layers (Dense or Conv2D)")
     return specs
+
+
+def skipped_layers(model) -> list[dict]:
+    """The layers holding weights of which none is pruned (not Dense or Conv2D: DepthwiseConv2D, Conv1D,
+    BatchNormalization, a nested model…), in `model.layers` order: name, type and weight count."""
+    pruned = {s.index for s in prunable_layers(model)}
+    return [{"name": layer.name, "type": type(layer).__name__, "weights": weight_count(layer)}
+            for i, layer in enumerate(model.layers) if i not in pruned and layer.weights]
+
+
+def weight_count(layer) -> int:
+    """Every weight of a layer or model: kernels, biases and non-trainable ones (a shared layer's once)."""
+    return sum(int(np.prod(w.shape)) for w in layer.weights)
 
 
 def chain_layers(model) -> list | None:
@@ -207,12 +224,21 @@ LEGACY_SUFFIXES = (".h5", ".hdf5")
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
-def load_model(path: str):
-    """Load a `.keras` model file (or a legacy `.h5` one), with one clear error if it is missing or not a model."""
+# Keras' words when a model names a class or function nobody registered, then the module it was saved from.
+_UNREGISTERED = re.compile(
+    r"Could not locate (class|function) '([^']+)'(?:.*?Full object config: \{'module': '([^']*)')?", re.S)
+
+
+def load_model(path: str, imports: Sequence[str] = ()):
+    """Load a `.keras` model file (or a legacy `.h5` one), with one clear error if it is missing or not a model.
+
+    `imports` are modules imported first: those registering the model's custom classes with Keras.
+    """
     if not os.path.exists(path):
         raise ModelError(f"{path}: no such model file")
     if os.path.isdir(path) or not path.endswith((".keras", *LEGACY_SUFFIXES)):
         raise ModelError(f"{path}: not a Keras model file (expected a .keras file, or a legacy .h5 one)")
+    import_modules(imports)
     keras = import_keras()
     try:
         return keras.models.load_model(path, compile=False)
@@ -221,7 +247,19 @@ def load_model(path: str):
         if path.endswith(LEGACY_SUFFIXES):
             raise ModelError(f"{path}: Keras cannot load this legacy HDF5 model ({reason}); convert it where it "
                              "loads: keras.models.load_model(PATH).save('model.keras')") from None
+        unregistered = _UNREGISTERED.search(str(e))
+        if unregistered:
+            raise ModelError(f"{path}: {_unregistered(*unregistered.groups())}") from None
         raise ModelError(f"{path}: not a Keras model ({reason})") from None
+
+
+def _unregistered(kind: str, name: str, module: str | None) -> str:
+    """How to make Keras find a custom class or function: import the module that registers it."""
+    # A function's config names no module, and a script's classes are saved as `__main__`'s.
+    module = module if module not in (None, "builtins", "__main__") else "MODULE"
+    return (f"the model uses the custom {kind} {name!r}, which no imported module has registered with Keras: "
+            f"name the module that registers it with --import {module} (in an experiment spec: "
+            f"imports = [\"{module}\"])")
 
 
 def kernels(model, specs: Sequence[LayerSpec]) -> dict[str, np.ndarray]:
@@ -275,6 +313,21 @@ def from_bytes(data: bytes):
         with open(path, "wb") as f:
             f.write(data)
         return keras.models.load_model(path, compile=False)
+
+
+def content_digest(model) -> str:
+    """A sha256 of what a model computes: its input shape, each layer's class and config, and its weights.
+
+    A .keras file's own checksum changes with the date saved in it, so the same weights trained
+    again, or saved again, would look like another model; this digest does not.
+    """
+    # Layer by layer: a Sequential model's own config also holds the running number Keras gives its input layer.
+    layers = [[type(layer).__name__, layer.get_config()] for layer in model.layers]
+    h = hashlib.sha256(json.dumps([list(model.input_shape[1:]), layers], sort_keys=True, default=str).encode())
+    for w in model.get_weights():
+        h.update(f"{w.dtype}{w.shape}".encode())
+        h.update(np.ascontiguousarray(w))
+    return h.hexdigest()
 
 
 def check_input_shape(model, x: np.ndarray) -> None:

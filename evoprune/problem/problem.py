@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 from deap import base
@@ -11,7 +11,9 @@ from ..errors import ConfigError
 from ..evaluation import registry
 from ..network import models
 from ..network.calibration import calibration_images, check_calibration
+from ..network.custom import import_modules, modules_for
 from ..network.masks import Masks, check_masks, full_masks, sparsity_global, sparsity_layer_mean
+from .chance import output_classes, warn_near_chance
 from .genome import FITNESS_FORMS, bits
 from .importance import magnitude
 from .layout import Layout
@@ -46,6 +48,8 @@ class Problem:
     not judged on the images the re-fit matched; `problem.refit(masks)` then solves on all the images.
     `calibration="shifted"` solves every re-fit on the images and their one-pixel shifts
     (`network.calibration`); masks are still scored on the images alone.
+    `imports` are modules every process imports before it rebuilds the model (`init_worker`): those
+    registering its custom Keras classes; the modules of its own layer classes are added to them.
     """
 
     def __init__(self, model, x: np.ndarray, y: np.ndarray, *, objective: str = "floor", delta: float = 0.005,
@@ -53,7 +57,7 @@ class Problem:
                  relative_threshold: bool = False, scope: str = "model", layer: str | None = None,
                  masks: Mapping[str, np.ndarray] | None = None, importance: str = "magnitude",
                  scores: Mapping[str, np.ndarray] | None = None, incremental: bool = True, refit: bool = False,
-                 refit_folds: int = 1, calibration: str = "images"):
+                 refit_folds: int = 1, calibration: str = "images", imports: Sequence[str] = ()):
         if objective not in OBJECTIVES:
             raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
         if scope not in SCOPES or (scope == "layer") != (layer is not None):
@@ -61,6 +65,7 @@ class Problem:
         if refit_folds < 1 or (refit_folds > 1 and not refit):
             raise ConfigError(f"refit_folds must be 1, or at least 2 with refit=True, got {refit_folds}")
         check_calibration(calibration)
+        import_modules(imports)
         if importance not in ("magnitude", "none"):
             raise ConfigError(f"Problem computes magnitude importance or none, got {importance!r}; pass other "
                               "scores (evoprune.problem.importance.compute) as scores=")
@@ -72,7 +77,9 @@ class Problem:
         self.layout = Layout(tuple(self.specs), layer)  # checks the layer's name
         self.fixed = check_masks(masks, self.specs) if masks is not None else full_masks(self.specs)
         self.layer_count = len(model.layers)  # the study's warm-up divides by model layers, not prunable ones
+        self.classes = output_classes(model)
         self.model_bytes = models.to_bytes(model)
+        self.imports = modules_for(model, imports)
         self.x, self.y = x, y
         self.objective_name, self.delta, self.confidence = objective, delta, confidence
         self.loss_weight, self.loss_to_warmup, self.relative_threshold = loss_weight, loss_to_warmup, relative_threshold
@@ -103,7 +110,11 @@ class Problem:
         return MaskEvaluator(models.from_bytes(self.model_bytes), self.x, self.y, incremental=self.incremental)
 
     def objective(self, baseline):
-        """The objective judging masks against `baseline`, the unpruned model's EvalResult on the search images."""
+        """The objective judging masks against `baseline`, the unpruned model's EvalResult on the search images.
+
+        Every search, and `toolbox`, builds it once the unpruned model is scored, so a baseline near chance is
+        said here (a warning): the objectives are relative to the baseline, and against chance any mask passes."""
+        warn_near_chance(baseline.accuracy, self.y, self.classes)
         return make_objective(baseline, {s.index: s.size for s in self.specs}, self.layer_count, **self.settings())
 
     def baseline(self):

@@ -20,6 +20,7 @@ from ..problem.operators import mut_swap
 from ..problem.problem import Problem
 from ..search import make_config, search
 from .finetune import FINETUNE_DEFAULTS, MaskConstraint
+from .report import coverage
 
 Rule = Callable[[object, float, Masks], Masks]
 """`rule(model, sparsity, previous_masks) -> masks`: the masks at a pruning step, from the model as it is."""
@@ -250,7 +251,7 @@ def summarize(model, result: GradualResult, x_test: np.ndarray, y_test: np.ndarr
         "algorithm": "gradual", "seed": settings.get("seed"), "eval_set": "train", "rule": settings.get("rule"),
         "baseline_accuracy": base_acc, "baseline_loss": base_loss,
         "final_accuracy": final_acc, "final_loss": final_loss,
-        "sparsity_layer_mean": s_mean, "sparsity_global": sparsity_global(masks),
+        "sparsity_layer_mean": s_mean, "sparsity_global": sparsity_global(masks), **coverage(model, masks),
         "trade_off": s_mean * final_acc / base_acc if base_acc > 0 else 0.0,
         # No candidate masks are evaluated: the masks come from the weights as training goes.
         "evaluations": 0, "budget": 0,

@@ -1,7 +1,9 @@
-"""A run's report: its figures on the test set the search never saw, beside what it found on its search images."""
+"""A run's report: its figures on the test set the search never saw, beside what it found on its search images,
+and the layers its sparsities leave out."""
 from __future__ import annotations
 
 import resource
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -38,6 +40,7 @@ def summarize(model, result, x_test: np.ndarray, y_test: np.ndarray) -> dict:
         "search_baseline_accuracy": state.baseline.accuracy, "search_baseline_loss": state.baseline.loss,
         "search_final_accuracy": state.current.accuracy, "search_final_loss": state.current.loss,
         "sparsity_layer_mean": s_mean, "sparsity_global": sparsity_global(state.masks),
+        **coverage(model, state.masks),
         "trade_off": s_mean * final_acc / base_acc if base_acc > 0 else 0.0,
         "evaluations": state.evaluations, "budget": config.budget, "images_evaluated": state.images,
         "images_per_evaluation": state.images / state.evaluations if state.evaluations else 0.0,
@@ -48,3 +51,20 @@ def summarize(model, result, x_test: np.ndarray, y_test: np.ndarray) -> dict:
         "evaluations_per_second": state.evaluations / state.seconds if state.seconds > 0 else 0.0,
         "layers": layers,
     }
+
+
+def coverage(model, masks: Mapping[str, np.ndarray]) -> dict:
+    """What the sparsities leave out: the weight-bearing layers that are not pruned, and the share of every weight
+    of the model (biases and those layers' weights included) that pruning zeroes, beside `sparsity_global`, which
+    counts the pruned kernels alone."""
+    pruned = sum(int(m.size - np.count_nonzero(m)) for m in masks.values())
+    return {"sparsity_all_weights": pruned / models.weight_count(model), "skipped_layers": models.skipped_layers(model)}
+
+
+def say_skipped(model, say: Callable[[str], None]) -> None:
+    """Name, in one line, the weight-bearing layers that are not pruned, with their weight counts (nothing if none)."""
+    skipped = models.skipped_layers(model)
+    if skipped:
+        names = ", ".join(f"{s['name']} ({s['type']}, {s['weights']:,} weights)" for s in skipped)
+        say(f"not pruned (only Dense and Conv2D kernels are): {names}; sparsity_global counts the pruned kernels "
+            "alone, sparsity_all_weights every weight of the model")

@@ -65,7 +65,12 @@ def set_command(argv: list[str]) -> None:
     _COMMAND = list(argv)
 
 
+def command_line() -> str:
+    """The command this process runs, as a shell takes it."""
+    return shlex.join(_COMMAND if _COMMAND is not None else sys.argv)
+
+
 def environment() -> dict:
     """Versions, commit, host and command line, for run.json and baseline.json."""
     return {"versions": package_versions(), "git_commit": git_commit(), "host": platform.node(),
-            "command": shlex.join(_COMMAND if _COMMAND is not None else sys.argv)}
+            "command": command_line()}

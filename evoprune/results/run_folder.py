@@ -64,6 +64,8 @@ class RunFolder:
                         os.remove(self.path(f))
             else:
                 checkpoint.truncate_history(self.path("history.csv"), self.state.history_rows)
+                # the evaluations of the step under way are in the checkpoint too: replayed, not made again
+                say(f"{out}: resumed at evaluation {self.state.evaluations + len(self.state.replay)}")
             self.manifest.setdefault("resumes", []).append(
                 {"time": now(), "evaluations": self.state.evaluations if self.state else 0,
                  "unit": self.state.unit if self.state else 0,

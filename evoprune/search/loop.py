@@ -11,6 +11,7 @@ import numpy as np
 from .. import _faults
 from ..errors import ConfigError
 from ..network.masks import LayerSpec, Masks
+from ..problem.calls import check_toolbox
 from ..problem.genome import bits, individual_of
 from ..problem.layout import Layout, layouts
 from ..problem.toolbox import bind, build_toolbox
@@ -87,6 +88,7 @@ class Search:
         algorithm.configure(self.toolbox, self)
         if customize is not None:  # the one point where a user's operators go in; nothing re-registers them
             customize(self.toolbox)
+            check_toolbox(self.toolbox)  # a misfit would raise at its first call, mid-run
         self.evaluator = Evaluator(self.toolbox, self.state, config.budget,
                                    on_error=lambda event: self.record(None, event=event), on_batch=self._on_batch)
         self._marked: bytes | None = None  # the state where the phase under way started (see `snapshot`)

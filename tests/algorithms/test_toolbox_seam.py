@@ -1,7 +1,10 @@
 """The toolbox inside evoprune's searches: `customize` runs once, and a user's registrations stay in force."""
+import os
+
 import numpy as np
 import pytest
 
+from evoprune.errors import ConfigError
 from evoprune.problem import operators
 
 from .fake_problem import SPECS, Callback, make_search, true_scores
@@ -68,3 +71,13 @@ def test_a_registration_made_between_layers_is_kept_for_the_later_ones():
     swap = SwapAtSecondLayer()
     make_search("sa", budget=150, scope="layers", scores=true_scores(), callbacks=[swap]).run()
     assert set(swap.flips) == {SPECS[1].name, SPECS[2].name}
+
+
+@pytest.mark.parametrize("name", ["sa", "ga", "hc", "nsga2"])
+def test_a_users_operator_of_the_wrong_kind_is_refused_before_any_evaluation(name):
+    make_search(name, customize=lambda tb: None)  # evoprune's own operators fit their aliases
+    sent = []
+    with pytest.raises(ConfigError, match=r"toolbox.mate: \w+\.system cannot be a crossover: evoprune calls "
+                                          r"mate\(ind1, ind2\)"):
+        make_search(name, customize=lambda tb: tb.register("mate", os.system), sent=sent)
+    assert not sent

@@ -27,6 +27,7 @@ def files(tiny_model, tmp_path_factory):
 CASES = {
     "unknown algorithm": (["--algorithm", "tabu"], "unknown algorithm 'tabu'"),
     "unknown executor": (["--executor", "gpu-farm"], "unknown executor 'gpu-farm'"),
+    "serial executor with workers": (["--executor", "serial", "--workers", "2"], "takes no workers (got 2)"),
     "sa budget too small": (["--budget", "1"], "--budget 1 is too small for sa: it needs at least 2"),
     "ga budget too small": (["--algorithm", "ga", "--budget", "12"], "--budget 12 is too small for ga"),
     "layer-wise budget too small": (["--scope", "layers", "--budget", "3"], "--budget 3 is too small for sa"),
@@ -148,3 +149,60 @@ def test_progress_off_a_terminal_stays_small_and_ray_starts_quietly(files, mnist
             "--out", str(tmp_path / "ray"), "--no-progress", env={"RAY_USAGE_STATS_ENABLED": "0"})
     assert p.returncode == 0, p.stderr
     assert "Token authentication" not in p.stderr and "Ray" not in p.stderr, p.stderr
+
+
+# ----- issue 29: folders, refused before anything is trained or made -----
+def no_training(monkeypatch):
+    from evoprune.experiments import baselines
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a baseline was trained")
+
+    monkeypatch.setattr(baselines, "train_baseline", refuse)
+
+
+def experiment_commands(tmp_path, data):
+    """`compare` and `experiment run` of a spec, both training their baseline into tmp_path/cache."""
+    spec = tmp_path / "spec.toml"
+    spec.write_text(f'seeds = 1\nbudget = 10\n[data]\npath = "{data}"\n[model.train]\nepochs = 1\n'
+                    '[variants.sa]\nalgorithm = "sa"\n')
+    cache = ["--baselines", str(tmp_path / "cache"), "--no-progress"]
+    return {"compare": ["compare", "--algorithms", "sa", "--seeds", "1", "--budget", "10", "--epochs", "1",
+                        "--data", data, *cache],
+            "experiment run": ["experiment", "run", str(spec), *cache]}
+
+
+def test_compare_and_experiment_run_refuse_a_folder_holding_a_prune_run(tmp_path, mnist_path, monkeypatch, capsys):
+    from evoprune.cli import main
+
+    no_training(monkeypatch)
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("run.json", "history.csv", "checkpoint.pkl"):  # `evoprune prune`'s files, mid-run
+        (run / name).write_text("kept")
+    for command, args in experiment_commands(tmp_path, mnist_path).items():
+        capsys.readouterr()
+        assert main([*args, "--out", str(run)]) == 2, command
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "already holds a run" in err[0] and "run.json" in err[0], (command, err)
+        assert sorted(os.listdir(run)) == ["checkpoint.pkl", "history.csv", "run.json"]
+    assert not (tmp_path / "cache").exists()
+
+
+def test_data_that_cannot_be_read_leaves_no_output_folder(tmp_path, files, monkeypatch, capsys):
+    from evoprune.cli import main
+
+    no_training(monkeypatch)
+    missing = str(tmp_path / "none.npz")
+    commands = {**experiment_commands(tmp_path, missing),
+                "compare --model": ["compare", "--model", str(files / "model.keras"), "--algorithms", "sa", "--seeds",
+                                    "1", "--data", missing, "--no-progress"],
+                "prune": ["prune", "--model", str(files / "model.keras"), "--algorithm", "sa", "--data", missing,
+                          "--no-progress"]}
+    for i, (command, args) in enumerate(commands.items()):
+        out = tmp_path / f"out{i}"
+        capsys.readouterr()
+        assert main([*args, "--out", str(out)]) == 2, command
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "none.npz: no such file" in err[0], (command, err)
+        assert not out.exists(), command

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -323,28 +324,34 @@ def test_resumed_prefix_gives_the_same_bits(data):
 
 
 _THREADS_SCRIPT = """
-import json, sys
+import json, os, sys
+cores = int(sys.argv[1])
+os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:cores])  # as a pool pins a worker
 import numpy as np
-from evoprune._tf import import_tensorflow
+import evoprune
+from evoprune._tf import import_tensorflow, set_threads
 tf = import_tensorflow()
-tf.config.threading.set_intra_op_parallelism_threads(int(sys.argv[1]))
+if sys.argv[4] == "worker":  # as init_worker sizes a worker; else left as a main process runs
+    set_threads(tf, cores)
 from evoprune.network import models
 from evoprune.evaluation import Context, MaskEvaluator
 d = np.load(sys.argv[3])
 ev = MaskEvaluator(models.load_model(sys.argv[2]), d["x"], d["y"], chunk_size=150)
-assert tf.config.threading.get_intra_op_parallelism_threads() == int(sys.argv[1])
 rng = np.random.default_rng(8)
 masks = {s.name: rng.random(s.shape) >= 0.3 for s in ev.specs}
-out = {}
-for layer in ["conv1", "conv2", "fc1"]:
-    size = masks[layer].size
+out = {"intra": os.environ["TF_NUM_INTRAOP_THREADS"]}
+for layer in ["conv1", "conv2", "fc1", None]:
+    size = masks[layer].size if layer else sum(m.size for m in masks.values())
     cands = [np.packbits(rng.random(size) >= 0.4) for _ in range(3)]
-    out[layer] = [(r.loss, r.correct) for r in ev.evaluate(Context.make(masks, layer), cands)]
+    out[str(layer)] = [(r.loss, r.correct) for r in ev.evaluate(Context.make(masks, layer), cands)]
 print(json.dumps(out))
 """
 
 
+@pytest.mark.slow
 def test_scores_do_not_depend_on_thread_count(setups, data, tmp_path):
+    """A main process on both cores and workers on one or two score alike: every op runs on one thread, so
+    no sum is split differently however many cores there are (on some CPUs a split one changed the last bits)."""
     _, _, x, y = data
     model = setups["lenet5"][0]
     path = tmp_path / "m.keras"
@@ -352,14 +359,23 @@ def test_scores_do_not_depend_on_thread_count(setups, data, tmp_path):
     np.savez(tmp_path / "d.npz", x=x, y=y)
     script = tmp_path / "score.py"
     script.write_text(_THREADS_SCRIPT)
+    env = {k: v for k, v in os.environ.items() if k != "TF_NUM_INTRAOP_THREADS"}
     runs = [
         json.loads(subprocess.run(
-            [sys.executable, str(script), str(t), str(path), str(tmp_path / "d.npz")],
-            check=True, capture_output=True, text=True, timeout=300,
+            [sys.executable, str(script), str(cores), str(path), str(tmp_path / "d.npz"), role],
+            check=True, capture_output=True, text=True, timeout=300, env=env,
         ).stdout.strip().splitlines()[-1])
-        for t in (1, 2)
+        for cores, role in ((1, "worker"), (2, "worker"), (2, "main"))
     ]
-    assert runs[0] == runs[1]
+    assert runs[0]["intra"] == "1"  # evoprune's import set it
+    assert runs[0] == runs[1] == runs[2]
+    assert len({r[0] for r in runs[0]["None"]}) == 3  # the candidates really differ
+
+
+def test_importing_evoprune_runs_tensorflow_one_thread_per_op():
+    import evoprune  # noqa: F401
+
+    assert os.environ.get("TF_NUM_INTRAOP_THREADS") == "1"
 
 
 # ----- incremental and raced evaluation (issue 18): the same bits as the full forward -----

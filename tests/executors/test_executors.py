@@ -4,6 +4,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -96,7 +97,7 @@ def test_a_killed_worker_is_replaced_and_the_run_unchanged(tiny_model, small_mni
     assert same_masks(result.masks, serial_run.masks)
 
 
-def test_a_task_that_keeps_failing_stops_the_run(problem, requests):
+def test_a_task_that_keeps_failing_stops_the_run(problem, requests, caplog):
     from evoprune.executors.supervised import ExecutorError
 
     task, individuals = requests
@@ -105,6 +106,8 @@ def test_a_task_that_keeps_failing_stops_the_run(problem, requests):
         with ex:
             ex.start(problem)
             ex.map(_ExitingTask(), individuals[:1])
+    retries = [r.getMessage() for r in caplog.records if "resubmitting" in r.getMessage()]
+    assert len(retries) == len(ex.events) == 1 and retries[0].endswith("(retry 1 of 1)")  # none beyond the cap
 
 
 class _ExitingTask:
@@ -112,6 +115,19 @@ class _ExitingTask:
 
     def __call__(self, item):
         os._exit(9)
+
+
+@pytest.mark.parametrize("name", ["process", "ray"])
+def test_a_task_that_raises_stops_the_run_at_once_naming_it(name, problem):
+    from evoprune.executors.supervised import ExecutorError
+
+    ex = make_executor(name, 1, task_timeout=60, max_retries=3)
+    with pytest.raises(ExecutorError, match=r"^\w+ executor: task ga-seed0 raised TypeError: object of type "
+                                            r"'types.SimpleNamespace' has no len\(\); stopping the run$"):
+        with ex:
+            ex.start(problem)
+            ex.map(len, [SimpleNamespace(name="ga-seed0")], chunk_size=1)  # it would raise again: no retry
+    assert ex.events == []  # no worker restarted, the task given once
 
 
 def test_same_masks_serial_two_workers_and_ray(tiny_model, small_mnist, serial_run, tmp_path):

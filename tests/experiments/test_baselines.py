@@ -40,6 +40,54 @@ def test_an_empty_validation_split_is_refused_for_the_validation_search_set():
         search_data(_data(n_val=0), "validation")
 
 
+def test_an_unknown_search_set_is_refused_instead_of_read_as_validation():
+    with pytest.raises(ConfigError, match="eval_set must be one of train\\+validation, validation, test, got 'val'"):
+        search_data(_data(), "val")
+
+
+@pytest.fixture
+def npz(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "tiny.npz"
+    np.savez(path, x_train=rng.integers(0, 256, (10, 28, 28), np.uint8), y_train=np.arange(10, dtype=np.uint8),
+             x_test=rng.integers(0, 256, (4, 28, 28), np.uint8), y_test=np.arange(4, dtype=np.uint8))
+    return path
+
+
+def test_load_data_hands_out_the_arrays_evoprune_uses_with_the_search_images(npz, monkeypatch):
+    import evoprune
+    from evoprune.problem.data import ENV_VAR, prepare
+
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    data = evoprune.load_data(path=str(npz))
+    prepared = prepare("mnist", str(npz), Split(0, 0.2))  # what `compare` trains its default baseline on
+    for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
+        assert np.array_equal(getattr(data, name), getattr(prepared, name))
+    assert data.x_test.dtype == np.float32 and data.x_test.shape == (4, 28, 28, 1) and data.x_test.max() <= 1
+    assert np.array_equal(data.x_search, np.concatenate([prepared.x_train, prepared.x_val]))
+    assert np.array_equal(data.y_search, np.concatenate([prepared.y_train, prepared.y_val]))
+    held_out = evoprune.load_data("mnist", str(npz), split=Split(1, 0.5), eval_set="validation")
+    assert held_out.sizes() == {"train": 5, "validation": 5, "test": 4}
+    assert np.array_equal(held_out.x_search, held_out.x_val) and held_out.split == Split(1, 0.5)
+
+
+def test_load_data_reads_the_environment_variable_else_downloads(npz, monkeypatch):
+    from types import SimpleNamespace
+
+    import evoprune
+    from evoprune.problem import data as data_module
+
+    monkeypatch.setenv(data_module.ENV_VAR, str(npz))
+    assert evoprune.load_data().source == str(npz)
+    monkeypatch.delenv(data_module.ENV_VAR)
+    with np.load(npz) as z:
+        arrays = ((z["x_train"], z["y_train"]), (z["x_test"], z["y_test"]))
+    keras = SimpleNamespace(datasets=SimpleNamespace(mnist=SimpleNamespace(load_data=lambda: arrays)))
+    monkeypatch.setattr(data_module, "import_keras", lambda: keras)
+    downloaded = evoprune.load_data()
+    assert downloaded.source == "keras" and np.array_equal(downloaded.x_test, evoprune.load_data(path=str(npz)).x_test)
+
+
 @pytest.fixture(scope="module")
 def small(mnist_path):
     from dataclasses import replace
@@ -100,3 +148,35 @@ def test_the_cache_trains_once_says_so_and_keys_every_setting(small, tmp_path, m
     monkeypatch.delenv("EVOPRUNE_BASELINES")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert baselines.default_cache() == str(tmp_path / "xdg" / "evoprune" / "baselines")
+
+
+def test_the_cache_key_follows_what_trains_the_weights_not_every_installed_library(small, monkeypatch):
+    # issue 29: installing Ray changed the key, and the same baseline was trained again
+    from dataclasses import replace
+
+    from evoprune.experiments import baselines
+    from evoprune.network.models import TrainConfig
+
+    installed = {"python": "3.11.2", "evoprune": "0.9", "deap": "1.4.1", "tensorflow": "2.16.1", "keras": "3.3.3",
+                 "numpy": "1.26.4", "multiprocess": "0.70.16"}
+    machine = {"machine": "x86_64", "vendor": "GenuineIntel", "model": "Xeon", "isa": ["avx2"]}
+
+    def key(cpu=machine, **versions):
+        everything = {**installed, **versions}
+        monkeypatch.setattr(baselines, "package_versions",
+                            lambda exclude=(): {k: v for k, v in everything.items() if k not in exclude})
+        monkeypatch.setattr(baselines, "cpu", lambda: cpu)
+        return baselines.baseline_key(data, recipe)
+
+    data, recipe = small, TrainConfig(epochs=2, optimizer="adam", learning_rate=0.005, seed=0)
+
+    before = key()
+    for unrelated in ({"ray": "2.9.3"}, {"deap": "1.4.2"}, {"multiprocess": "0.70.17"}, {"evoprune": "1.0"},
+                      {"numpy": "2.0.0"}, {"python": "3.12.1"}):
+        assert key(**unrelated) == before, unrelated
+    assert key(tensorflow="2.17.0") != before and key(keras="3.4.0") != before
+    assert key(cpu={**machine, "isa": ["avx2", "avx512f"]}) != before
+    recipe = replace(recipe, epochs=3)
+    assert key() != before
+    recipe, data = replace(recipe, epochs=2), replace(small, y_train=small.y_train[::-1])
+    assert key() != before

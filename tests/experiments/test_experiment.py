@@ -171,3 +171,48 @@ def test_a_killed_experiment_finishes_on_rerun_as_if_uninterrupted(one_by_one, s
     counts = done.stdout.splitlines()[0]
     assert "resumed" in counts and " 0 resumed" not in counts, counts  # a run continued from its checkpoint
     assert results(out) == results(one_by_one)
+
+
+def test_the_same_baseline_trained_again_keeps_the_experiment_s_runs(mnist_path, tmp_path, monkeypatch, capsys):
+    # issue 29: installing Ray changed the baseline's key, the baseline was trained again (the same weights in a new
+    # file, with its own path and date) and every run started over
+    import hashlib
+
+    from evoprune.experiments import baselines
+    from evoprune.results.manifest import package_versions
+
+    out = tmp_path / "out"
+    args = ["compare", "--algorithms", "sa", "--seeds", "2", "--budget", "10", "--set", "eval_set=validation",
+            "--epochs", "1", "--data", mnist_path, "--out", str(out), "--no-progress", "--baselines"]
+
+    def compare(cache: str) -> str:
+        capsys.readouterr()
+        assert main([*args, str(tmp_path / cache)]) == 0
+        return capsys.readouterr().out
+
+    said = compare("cache")
+    assert "trained baseline" in said and "0 reused, 0 resumed, 2 started" in said
+    stamps = [(out / "runs" / f"sa-seed{s}" / "summary.json").stat().st_mtime_ns for s in (0, 1)]
+    installed = package_versions()
+    monkeypatch.setattr(baselines, "package_versions", lambda exclude=(): {**installed, "ray": "99.0"})
+    said = compare("cache")
+    assert "reused baseline" in said and "2 reused, 0 resumed, 0 started" in said and "not reused" not in said
+    said = compare("elsewhere")  # trained again: another file, the same weights
+    assert "trained baseline" in said and "2 reused, 0 resumed, 0 started" in said
+    assert stamps == [(out / "runs" / f"sa-seed{s}" / "summary.json").stat().st_mtime_ns for s in (0, 1)]
+
+    # runs recorded by an older evoprune name the model by its file: the file it named, still there, is read
+    [trained] = (tmp_path / "cache").iterdir()
+    first = trained / "model.keras"
+    for s in (0, 1):
+        run = out / "runs" / f"sa-seed{s}" / "run.json"
+        record = json.loads(run.read_text())
+        record["plan"]["model"] = {"path": str(first), "sha256": hashlib.sha256(first.read_bytes()).hexdigest()}
+        run.write_text(json.dumps(record))
+    assert "2 reused, 0 resumed, 0 started" in compare("third")
+    [third] = (tmp_path / "third").glob("*/model.keras")
+    assert third.read_bytes() != first.read_bytes()  # saved at another time
+    first.unlink()  # … and is gone: nothing says it was this model
+    said = compare("fourth")
+    assert "0 reused, 0 resumed, 2 started" in said
+    assert "2 runs not reused: their run.json records another model" in said

@@ -1,11 +1,16 @@
 """Runs as jobs: which recorded runs count as the same run, so an experiment reuses them."""
-from evoprune.experiments.jobs import same_plan
+import json
+from pathlib import Path
+
+from evoprune.experiments import spec as specs
+from evoprune.experiments.jobs import Job, differences, not_reused, plan, same_plan, status
+from evoprune.experiments.spec import Variant
 from evoprune.search.config import SearchConfig
 
 
 def a_plan(**settings) -> dict:
     config = {**SearchConfig().shared(), "t0": 0.002, **settings}
-    return {"variant": "sa", "algorithm": "sa", "config": config, "operators": {}, "model": {"sha256": "m"},
+    return {"variant": "sa", "algorithm": "sa", "config": config, "operators": {}, "model": {"digest": "m"},
             "data": {"sizes": [4, 1, 10]}}
 
 
@@ -17,3 +22,65 @@ def test_a_run_recorded_before_a_shared_setting_existed_is_the_same_run_at_that_
     assert not same_plan(before, a_plan(budget=7))                      # a setting the run did record, changed
     assert not same_plan({**before, "model": {"sha256": "other"}}, plan)
     assert not same_plan(None, plan)
+
+
+def test_a_run_recorded_before_an_algorithm_s_own_setting_existed_is_the_same_run_at_its_default():
+    before = a_plan()  # no `proposals`: SA's setting came after the committed SA runs were recorded
+    assert same_plan(before, a_plan(proposals=1))
+    assert differences(before, a_plan(proposals=4)) == ["another setting: proposals unset → 4"]
+
+
+# ----- issue 29: the same model is the same model, and runs not reused say why -----
+REPO = Path(__file__).resolve().parents[2]
+
+
+def committed_runs():
+    """(recorded plan, the plan evoprune makes now for that run) of every committed experiment's runs."""
+    for spec_file in sorted(REPO.glob("results/*/spec.toml")):
+        spec, _ = specs.load(str(spec_file))
+        for v in spec.variants:
+            for seed in spec.seeds:
+                recorded = json.loads((spec_file.parent / "runs" / f"{v.name}-seed{seed}" / "run.json").read_text())
+                yield recorded["plan"], plan(v, spec.config(v, seed), {"digest": "d"}, recorded["plan"]["data"])
+
+
+def test_committed_runs_recorded_by_path_and_checksum_are_reused_where_the_file_is_the_same():
+    runs = list(committed_runs())
+    assert len(runs) >= 40
+    for recorded, now in runs:
+        assert set(recorded["model"]) == {"path", "sha256"}  # as evoprune recorded models before digests
+        assert same_plan(recorded, now, {"elsewhere", recorded["model"]["sha256"]})  # wherever that file lies now
+        assert differences(recorded, now, {"another file"}) == ["another model"]
+
+
+def job(folder: Path, recorded: dict | None = None, finished: bool = True, **settings) -> Job:
+    """The job of `a_plan(**settings)` in `folder`, which holds a run recording `recorded` (None: no run there)."""
+    folder.mkdir(parents=True)
+    if recorded is not None:
+        (folder / "run.json").write_text(json.dumps({"plan": recorded}))
+        if finished:
+            (folder / "summary.json").write_text("{}")
+    return Job(folder.name, Variant("sa", "sa"), SearchConfig(), str(folder), a_plan(**settings), {},
+               frozenset({"older file, same model"}))
+
+
+def test_a_run_is_reused_by_its_model_s_digest_or_by_the_checksum_an_older_evoprune_recorded(tmp_path):
+    old_style = {**a_plan(), "model": {"path": "/gone/model.keras", "sha256": "older file, same model"}}
+    assert status(job(tmp_path / "digest", a_plan())) == "reuse"
+    assert status(job(tmp_path / "old", old_style)) == "reuse"
+    assert status(job(tmp_path / "old-checkpoint", old_style, finished=False)) == "start"  # no checkpoint either
+    other = {**old_style, "model": {"path": "/base/model.keras", "sha256": "another file"}}
+    assert status(job(tmp_path / "other", other)) == "start"
+
+
+def test_runs_that_are_not_reused_say_what_their_run_json_records_differently(tmp_path):
+    jobs = [job(tmp_path / "a", a_plan(), delta=0.01), job(tmp_path / "b", a_plan(), delta=0.01),
+            job(tmp_path / "c", {**a_plan(), "model": {"digest": "x"}}), job(tmp_path / "d", a_plan()),
+            job(tmp_path / "e")]
+    assert [status(j) for j in jobs] == ["start", "start", "start", "reuse", "start"]
+    assert not_reused(jobs) == ("2 runs not reused: their run.json records another setting: delta 0.005 → 0.01; "
+                                "1 run not reused: its run.json records another model")
+    assert not_reused(jobs[3:]) is None  # a run of the same plan, or no run at all: nothing was thrown away
+    both = differences({**a_plan(budget=40), "model": {"digest": "x"}}, a_plan(budget=50, t0=0.004))
+    assert both == ["other settings: budget 40 → 50, t0 0.002 → 0.004", "another model"]
+    assert differences(None, a_plan()) == ["no plan"]

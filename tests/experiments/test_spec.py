@@ -58,11 +58,24 @@ BAD = {
                           "deap.tools has no 'cxThreePoint'"),
     "operator module missing": (with_("variants.ga-2pt.operators", {"mate": "nowhere.cx"}), "cannot import nowhere"),
     "operator alias unknown": (with_("variants.ga-2pt.operators", {"breed": "cxTwoPoint"}), "operators.breed"),
+    "crossover of the wrong kind": (with_("variants.ga-2pt.operators", {"mate": "os.system"}),
+                                    "operators.mate: 'os.system' cannot be a crossover: evoprune calls mate(ind1, "
+                                    "ind2)"),
+    "mutation without indpb": (with_("variants.ga-2pt.operators", {"mutate": "deap.tools.mutInversion"}),
+                               "cannot be a mutation: evoprune calls mutate(individual, indpb=…)"),
+    "selection missing its argument": (with_("variants.ga-2pt.operators", {"select": "selTournament"}),
+                                       "missing a required argument: 'tournsize'"),
+    "operator argument unknown": (with_("variants.ga-2pt.operators", {"mate": {"function": "cxUniform", "indpb": 0.3,
+                                                                               "pb": 0.1}}),
+                                  "unexpected keyword argument 'pb'"),
     "no variants": (with_("variants", {}), "no [variants.NAME] tables"),
     "seeds not a count": (with_("seeds", 0), "seeds must be a count"),
     "shared setting nobody has": (with_("settings", {"neighbours": 2}), "no variant's algorithm has the setting"),
     "variant name": (with_("variants", {"a/b": {"algorithm": "sa"}}), "a variant's name"),
     "training with a model path": (with_("model", {"path": "m.keras", "train": {"epochs": 2}}), "not both"),
+    "imports not a list": (with_("imports", "json"), "imports must be a list of module names"),
+    "a module that cannot be imported": (with_("imports", ["json", "evoprune_no_such_module"]),
+                                         "spec.toml: imports: cannot import module 'evoprune_no_such_module'"),
 }
 
 
@@ -72,6 +85,23 @@ def test_every_mistake_is_one_clear_error(case):
     with pytest.raises(ConfigError) as e:
         parse(raw, "spec.toml")
     assert words in str(e.value) and "\n" not in str(e.value)
+
+
+def test_imports_survive_a_round_trip_and_leave_the_experiment_the_same():
+    import tomllib
+
+    spec = parse(with_("imports", ["json"]))
+    assert spec.imports == ("json",) and parse(tomllib.loads(to_toml(spec))).imports == ("json",)
+    assert spec.to_dict() == parse(GOOD).to_dict()  # modules that let the model load change no result
+
+
+def test_operators_fitting_their_alias_pass_the_check():
+    operators = {"mate": {"function": "cxUniform", "indpb": 0.3}, "mutate": "informed",  # rng, genome: evoprune's
+                 "select": {"function": "selTournament", "tournsize": 3}, "parents": "deap.tools.selTournamentDCD",
+                 "individual": {"function": "evoprune.problem.operators.init_informed", "spread": 0.1}}
+    assert set(parse(with_("variants.ga-2pt.operators", operators)).variants[1].operators) == set(operators)
+    # A builtin without a readable signature is left to run (a task raising then stops the run at once).
+    assert parse(with_("variants.ga-2pt.operators", {"mate": "builtins.max"})).variants[1].operators
 
 
 def test_budget_and_settings_are_checked_against_the_model():
@@ -89,6 +119,10 @@ CLI_CASES = {
     "bad operator path": ('seeds = 2\n[variants.ga]\nalgorithm = "ga"\noperators.mate = "deap.tools.cxNope"\n',
                           "deap.tools has no 'cxNope'"),
     "not TOML": ("seeds = = 2\n", "not valid TOML"),
+    "operator of the wrong kind": ('seeds = 2\n[variants.ga]\nalgorithm = "ga"\noperators.mate = "os.system"\n',
+                                   "'os.system' cannot be a crossover"),
+    "a module that cannot be imported": ('seeds = 1\nimports = ["evoprune_no_such_module"]\n[variants.sa]\n'
+                                         'algorithm = "sa"\n', "cannot import module 'evoprune_no_such_module'"),
 }
 
 
