@@ -2,6 +2,7 @@
 
 - `kill-after:K`: the process sends itself SIGKILL right after its K-th evaluation (counted from its start);
 - `disk-full-from:K`: its K-th checkpoint write and every later one fail as a full disk would;
+- `kill-before-certify:1`: the process sends itself SIGKILL when its search is done, before certification;
 - `exit:K` / `hang:K`: the first pool worker that reaches its K-th task exits or hangs (once per run:
   `EVOPRUNE_FAULT_MARKER` names a file created at that moment).
 Without the variable nothing here does anything.
@@ -53,3 +54,9 @@ def worker_task(done: int) -> None:
             if kind == "exit":
                 os._exit(17)
             signal.pause()
+
+
+def before_certification() -> None:
+    """Called when a run's search is done and its answer not yet certified; dies there by SIGKILL on request."""
+    if fault("kill-before-certify") is not None:
+        os.kill(os.getpid(), signal.SIGKILL)

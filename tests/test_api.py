@@ -15,8 +15,8 @@ pytestmark = pytest.mark.slow
 def run(tiny_model, small_mnist, tmp_path_factory):
     x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
     out = tmp_path_factory.mktemp("run")
-    result = prune(tiny_model, x_val, y_val, x_te, y_te, "ga", SearchConfig(budget=150, seed=2), out=str(out),
-                   progress=False, x_train=x_tr, y_train=y_tr)
+    result = prune(tiny_model, x_val, y_val, x_te, y_te, "ga", SearchConfig(budget=150, seed=2, certify=False),
+                   out=str(out), progress=False, x_train=x_tr, y_train=y_tr)
     return result, out
 
 
@@ -60,7 +60,7 @@ def test_study_preset_makes_exactly_its_budget(tiny_model, small_mnist):
 @pytest.mark.parametrize("refit,calibration", [("after", "images"), ("loop", "images"), ("loop", "shifted")])
 def test_a_refitted_run_saves_the_model_its_summary_scores(tiny_model, small_mnist, tmp_path, refit, calibration):
     x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
-    config = make_config(budget=40, seed=1, refit=refit, eval_set="validation", calibration=calibration)
+    config = make_config(certify=False, budget=40, seed=1, refit=refit, eval_set="validation", calibration=calibration)
     result = prune(tiny_model, x_val, y_val, x_te, y_te, "sa", config, out=str(tmp_path), progress=False,
                    x_train=x_tr, y_train=y_tr)
     s = json.loads((tmp_path / "summary.json").read_text())
@@ -84,7 +84,7 @@ def test_the_refitted_one_shots_prune_by_their_order_and_need_training_images(ti
     from evoprune.problem import importance
 
     x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
-    config = make_config(sparsity=0.8, refit="after", eval_set="validation")
+    config = make_config(certify=False, sparsity=0.8, refit="after", eval_set="validation")
     with pytest.raises(ConfigError, match="training images"):
         prune(tiny_model, x_val, y_val, x_te, y_te, order, config, progress=False)
     result = prune(tiny_model, x_val, y_val, x_te, y_te, order, config, progress=False,

@@ -20,8 +20,8 @@ BUDGET = 12
 def serial_run(custom_model, small_mnist, tmp_path_factory):
     x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
     out = tmp_path_factory.mktemp("custom") / "serial"
-    result = prune(custom_model, x_val, y_val, x_te, y_te, "sa", SearchConfig(budget=BUDGET, seed=0), out=str(out),
-                   progress=False)
+    result = prune(custom_model, x_val, y_val, x_te, y_te, "sa", SearchConfig(budget=BUDGET, seed=0, certify=False),
+                   out=str(out), progress=False)
     return result, out
 
 
@@ -58,7 +58,7 @@ def test_it_prunes_serially_and_the_pruned_model_loads(serial_run, custom_layers
 def test_it_prunes_on_a_process_pool_as_it_does_serially(serial_run, custom_model, small_mnist, tmp_path):
     x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
     # Spawned workers rebuild the model from its bytes: only after importing the module found in the problem.
-    result = prune(custom_model, x_val, y_val, x_te, y_te, "sa", SearchConfig(budget=BUDGET, seed=0),
+    result = prune(custom_model, x_val, y_val, x_te, y_te, "sa", SearchConfig(budget=BUDGET, seed=0, certify=False),
                    out=str(tmp_path / "pool"), executor="process", workers=2, progress=False)
     serial, _ = serial_run
     assert result.summary["evaluations"] == BUDGET

@@ -109,6 +109,17 @@ def test_a_corrupt_checkpoint_is_named_and_the_previous_one_used(model_file, mni
     assert json.loads((out / "run.json").read_text())["resumes"][0]["evaluations"] < 55
 
 
+def test_killed_after_its_search_and_before_certification_resumes_to_the_same_answer(model_file, mnist_path,
+                                                                                      uninterrupted, tmp_path):
+    out = tmp_path / "run"
+    p = prune(model_file, mnist_path, "sa", out, "--checkpoint-every", "10", fault="kill-before-certify:1")
+    assert p.returncode == -signal.SIGKILL and not (out / "summary.json").exists()
+    done = prune(model_file, mnist_path, "sa", out, resume=True)
+    assert done.returncode == 0, done.stderr
+    assert results(out) == uninterrupted["sa"]  # the certified answer, its figures and the search's own
+    assert "certified" in json.loads((out / "summary.json").read_text())
+
+
 def test_a_failed_checkpoint_write_keeps_the_old_one_and_says_so(model_file, mnist_path, uninterrupted, tmp_path):
     out = tmp_path / "run"
     p = prune(model_file, mnist_path, "ga", out, "--checkpoint-every", "10", fault="disk-full-from:3,kill-after:70")

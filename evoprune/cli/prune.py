@@ -1,11 +1,12 @@
 """`evoprune prune`: search pruning masks for a model and write the run's files."""
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
 
-from ..search.config import CALIBRATIONS, EVAL_SETS, IMPORTANCES, REFITS, SCOPES
+from ..search.config import CALIBRATIONS, CERTIFY_FROM, EVAL_SETS, IMPORTANCES, REFITS, SCOPES
 from ..errors import ConfigError
 from .common import add_data_args, add_import_arg, check_model_file
 
@@ -62,6 +63,16 @@ def add_search_args(p) -> None:
                    help="race masks: score each on 1/8, then 1/2, then all the search images, dropping it once "
                         "its drop exceeds delta at --race-confidence (default 0.999; floor objective)")
     p.add_argument("--race-confidence", type=float, help="the one-sided confidence of racing's drops (default 0.999)")
+    p.add_argument("--certify", action=argparse.BooleanOptionalAction, default=None,
+                   help="certify the answer on images no search decision touched: the densest-to-sparsest "
+                        "candidates of the search's masks, tested by the paired floor until the first failure "
+                        "(default on; --no-certify: the search's own masks, uncertified)")
+    p.add_argument("--certify-fraction", type=float,
+                   help="the share of the validation split or of the test set held out for certification "
+                        "(default 0.5)")
+    p.add_argument("--certify-from", choices=CERTIFY_FROM,
+                   help="where the certification images come from (default auto: the validation split, or the "
+                        "test set when half of it holds more images, reporting on the rest)")
     p.add_argument("--eval-set", choices=EVAL_SETS,
                    help="data the search decides on (default train+validation; the study preset uses test)")
     algorithm = p.add_argument_group("algorithm settings (each applies to the algorithms that have it)")
@@ -93,7 +104,8 @@ def executor_options(args) -> dict:
 # Shared settings with a flag of their own (the rest keep their defaults unless --set).
 _SHARED_FLAGS = ("budget", "rate0", "objective", "delta", "confidence", "loss_weight", "importance", "moves", "start",
                  "start_sparsity", "start_refine", "scope", "layer_budget", "loss_to_warmup", "relative_threshold",
-                 "eval_set", "refit", "refit_folds", "calibration", "race", "race_confidence")
+                 "eval_set", "refit", "refit_folds", "calibration", "race", "race_confidence", "certify",
+                 "certify_fraction", "certify_from")
 
 
 def given_settings(args, algorithms: list[str]) -> dict[str, dict]:
@@ -186,7 +198,8 @@ def _resumed_executor(args, saved: dict) -> None:
 def run(args) -> int:
     from ..algorithms import algorithm_class, check_budget, make_algorithm, units
     from ..executors import executor_name, make_executor
-    from ..experiments.baselines import data_for, read_baseline, run_info, search_data
+    from ..experiments.baselines import certification_split, data_for, read_baseline, run_info, search_data
+    from ..pruned.certify import check_images
     from ..results.run_folder import check_out, check_out_path
     from ..search.config import SearchConfig
 
@@ -215,6 +228,9 @@ def run(args) -> int:
         check_out_path(out)
         check_out(out, args.force)
     data = data_for(baseline, args.dataset, args.data)  # every input is checked before TensorFlow loads
+    data, certification, record = certification_split(data, config)
+    if certification is not None:
+        check_images(len(certification[1]), config.delta, config.confidence)
 
     from ..network import models
     from ..api import prune
@@ -222,7 +238,7 @@ def run(args) -> int:
     model = models.load_model(args.model, args.imports)
     models.check_input_shape(model, data.x_test)
     x_search, y_search = search_data(data, config.eval_set)
-    info = {**run_info(args.model, args.preset, data, config.eval_set),
+    info = {**run_info(args.model, args.preset, data, config.eval_set, record),
             "cli": {name: getattr(args, name) for name in _RESUMED}}
     try:
         result = prune(model, x_search, y_search, data.x_test, data.y_test, args.algorithm, config, out=out,
@@ -230,7 +246,8 @@ def run(args) -> int:
                        progress=not args.no_progress, run_info=info, x_train=data.x_train,
                        y_train=data.y_train, checkpoint_every=args.checkpoint_every,
                        checkpoint_seconds=args.checkpoint_seconds, resume=bool(args.resume),
-                       finetune_epochs=args.finetune_epochs or 0, imports=args.imports)
+                       finetune_epochs=args.finetune_epochs or 0, imports=args.imports,
+                       certification=certification)
     except KeyboardInterrupt:
         print(f"evoprune: interrupted; {_how_to_continue(out)}", file=sys.stderr)
         return 130
@@ -238,6 +255,15 @@ def run(args) -> int:
     print(f"{args.algorithm}: test accuracy {s['baseline_accuracy']:.4f} -> {s['final_accuracy']:.4f}, "
           f"sparsity {s['sparsity_layer_mean']:.4f} (layer mean), {s['sparsity_global']:.4f} (global), "
           f"{s['evaluations']} evaluations in {s['seconds']:.1f} s -> {out}")
+    if "certified" in s:
+        c = s["certified"]
+        print(f"certified on {c['images']} images no search decision touched: global sparsity "
+              f"{s['search']['sparsity_global']:.4f} found -> {s['sparsity_global']:.4f} certified (drop "
+              f"{c['drop'] * 100:.2f} points, bound {c['bound'] * 100:.2f} ≤ {c['delta'] * 100:g} at "
+              f"{c['confidence']:g}); its test drop {c['test_drop'] * 100:.2f} ± "
+              f"{c['test_drop_standard_error'] * 100:.2f} points")
+    else:
+        print("uncertified: the search's own masks, judged only on the images it decided on")
     e = s["export"]
     print(f"weights file {e['original_weights_bytes']} bytes; pruned: gzip {e['pruned_weights_gzip_bytes']}, "
           f"sparse {e['pruned_sparse_bytes']} bytes (files shrink, Keras inference time does not)")

@@ -6,14 +6,14 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
 
 from ..errors import ConfigError
 from ..network import models
-from ..problem.data import ENV_VAR, PreparedData, Split, prepare
+from ..problem.data import ENV_VAR, PreparedData, Split, hold_out, prepare
 from ..results import io
 from ..results.manifest import cpu, environment, package_versions
 from ..search.config import EVAL_SETS
@@ -89,6 +89,29 @@ def search_data(data: PreparedData, eval_set: str) -> tuple[np.ndarray, np.ndarr
     return data.x_val, data.y_val
 
 
+def certification_split(data: PreparedData, config) -> tuple[PreparedData, tuple | None, dict | None]:
+    """The data a run decides and reports on, its certification images (x, y) and their record for run.json.
+
+    Without `config.certify`: the data as it is, None, None. Else `config.certify_fraction` of the validation
+    split or of the test set (`config.certify_from`; auto: whichever gives more images, so the 5k file's 1,000
+    validation images give way to half of its 10,000 test images), drawn with the split's seed and taken out
+    of it: a search never decides on them, and reports are on the rest.
+    """
+    if not config.certify:
+        return data, None, None
+    fraction, source = config.certify_fraction, config.certify_from
+    if source == "auto":
+        source = "validation" if round(len(data.y_val) * fraction) >= round(len(data.y_test) * fraction) else "test"
+    part = "val" if source == "validation" else "test"
+    (x, y), certification = hold_out(getattr(data, f"x_{part}"), getattr(data, f"y_{part}"), fraction,
+                                     data.split.seed)
+    if not len(y) and (part == "test" or config.eval_set == "validation"):
+        raise ConfigError(f"--certify-fraction {fraction:g} takes all {len(certification[1])} {source} images for "
+                          f"certification and leaves none to {'report on' if part == 'test' else 'decide on'}")
+    record = {"from": source, "fraction": fraction, "seed": data.split.seed, "images": len(certification[1])}
+    return replace(data, **{f"x_{part}": x, f"y_{part}": y}), certification, record
+
+
 @dataclass(frozen=True)
 class LoadedData(PreparedData):
     """What `load_data` hands out: the prepared data and the images a search decides on."""
@@ -111,11 +134,14 @@ def load_data(dataset: str = DEFAULT_DATASET, path: str | None = None, *, split:
     return LoadedData(**vars(data), x_search=x_search, y_search=y_search)
 
 
-def run_info(model: str, preset: str | None, data: PreparedData, eval_set: str) -> dict:
-    """What run.json records about the model and data, as `evoprune prune` records it."""
+def run_info(model: str, preset: str | None, data: PreparedData, eval_set: str,
+             certification: dict | None = None) -> dict:
+    """What run.json records about the model and data, as `evoprune prune` records it (`data` as the run uses it,
+    its certification images taken out; `certification`: their record)."""
     return {"model": os.path.abspath(model), "preset": preset,
             "data": {"name": data.name, "source": data.source, "split": data.split.to_dict(),
-                     "sizes": data.sizes(), "search_set": eval_set}}
+                     "sizes": data.sizes(), "search_set": eval_set,
+                     **({"certification": certification} if certification else {})}}
 
 
 # ----- the baseline cache -----

@@ -20,13 +20,15 @@ from ..errors import ConfigError, ModelError
 from ..network import models
 from ..network.custom import modules_for
 from ..problem import importance
+from ..pruned.certify import check_images
 from ..pruned.report import say_skipped
 from ..results import io
 from ..results.aggregate import MANIFEST, RUNS_DIR
 from ..results.lock import FolderLock
 from ..results.manifest import environment, now
 from ..results.run_folder import RUN_FILES, check_out, check_out_path
-from .baselines import experiment_data, model_file, read_baseline, run_info
+from ..search.config import BEFORE
+from .baselines import certification_split, experiment_data, model_file, read_baseline, run_info
 from .jobs import Job, Payload, not_reused, plan, prepare_worker, run as run_job, status
 from .report import report
 from .spec import Spec, to_toml
@@ -48,9 +50,23 @@ class Outcome:
 def extends(held: dict, new: dict) -> bool:
     """Whether spec `new` (`Spec.to_dict`) is `held` with variants added: everything else, and every variant
     `held` has, the same."""
-    rest = {k: v for k, v in new.items() if k != "variants"}
-    return (rest == {k: v for k, v in held.items() if k != "variants"}
-            and all(new["variants"].get(name) == v for name, v in held.get("variants", {}).items()))
+    held, new = _comparable(held), _comparable(new)
+    rest = {k: v for k, v in new.items() if k not in ("variants", "certify")}
+    return (rest == {k: v for k, v in held.items() if k not in ("variants", "certify")}
+            and all(new["variants"].get(name) == v and new["certify"].get(name) == held["certify"][name]
+                    for name, v in held.get("variants", {}).items()))
+
+
+def _comparable(spec: dict) -> dict:
+    """A spec record as two are compared: whether its variants certify, however it says so (a record made before
+    certification: none does), and its settings without that."""
+    def plain(settings: dict) -> dict:
+        return {k: v for k, v in settings.items() if k != "certify"}
+
+    variants = spec.get("variants", {})
+    return {**spec, "settings": plain(spec.get("settings", {})),
+            "variants": {n: {**v, "settings": plain(v.get("settings", {}))} for n, v in variants.items()},
+            "certify": spec.get("certify", {n: BEFORE["certify"] for n in variants})}
 
 
 def check_folder(out: str, spec: Spec, force: bool) -> None:
@@ -65,7 +81,7 @@ def check_folder(out: str, spec: Spec, force: bool) -> None:
     if os.path.exists(record):
         held = io.read_json(record).get("spec", {})
         if not extends(held, spec.to_dict()):
-            changed = [k for k in spec.to_dict() if held.get(k) != spec.to_dict()[k]]
+            changed = [k for k, v in _comparable(spec.to_dict()).items() if _comparable(held).get(k) != v]
             raise ConfigError(f"{out} holds an experiment made from another spec (it differs in "
                               f"{', '.join(changed) or 'its form'}); pass --force to overwrite it or choose another "
                               "--out")
@@ -125,6 +141,11 @@ def run(spec: Spec, out: str, *, spec_text: str | None = None, workers: int | No
     # read before OUT is made: data that cannot be read is refused with nothing left behind
     data = experiment_data(spec.model.get("path"), spec.data.get("dataset"), spec.data.get("path"), training,
                            spec.val_fraction)
+    for v in spec.variants:  # certification images too few to certify anything: said before any training
+        config = spec.config(v, spec.seeds[0])
+        _, certification, _ = certification_split(data, config)
+        if certification is not None:
+            check_images(len(certification[1]), config.delta, config.confidence)
     os.makedirs(out, exist_ok=True)
     # one process at a time: two runs of the same folder would both resume its runs and interleave their files
     with FolderLock(out, "experiment"):
@@ -148,7 +169,8 @@ def run(spec: Spec, out: str, *, spec_text: str | None = None, workers: int | No
             for seed in spec.seeds:
                 config = spec.config(v, seed)
                 name = f"{v.name}-seed{seed}"
-                info = run_info(model_path, spec.preset, data, config.eval_set)
+                used, _, certification = certification_split(data, config)
+                info = run_info(model_path, spec.preset, used, config.eval_set, certification)
                 jobs.append(Job(name, v, config, os.path.join(out, RUNS_DIR, name),
                                 plan(v, config, {"digest": digest}, info["data"]), info))
         files = _model_files(model_record, [j.folder for j in jobs])

@@ -10,8 +10,8 @@ from ..algorithms import config_record, importance_for, make_algorithm
 from ..problem.data import PreparedData
 from ..results import io
 from ..results.checkpoint import CHECKPOINT
-from ..search.config import SearchConfig
-from .baselines import search_data
+from ..search.config import BEFORE, SearchConfig
+from .baselines import certification_split, search_data
 from .operators import Customize
 from .spec import Variant
 
@@ -62,7 +62,9 @@ def differences(recorded: dict | None, plan: dict, model_files: Collection[str] 
     """
     if recorded is None:
         return ["no plan"]
-    defaults = config_record(make_algorithm(plan["algorithm"], SearchConfig()), SearchConfig())
+    # What a run recorded before a setting existed did: its default then (the setting's default now, but for
+    # certification, which runs made before it never had).
+    defaults = {**config_record(make_algorithm(plan["algorithm"], SearchConfig()), SearchConfig()), **BEFORE}
     known = recorded.get("config", {})
     plan = {**plan, "config": {k: v for k, v in plan["config"].items()
                                if k in known or k not in defaults or v != defaults[k]}}
@@ -126,6 +128,7 @@ def run(job: Job, payload: Payload | None = None) -> dict:
     state = status(job)
     if state != "reuse":
         data, algo = payload.data, make_algorithm(job.variant.algorithm, job.config)
+        data, certification, _ = certification_split(data, job.config)
         x, y = search_data(data, job.config.eval_set)
         customize = Customize(job.variant.operators) if job.variant.operators else None
         # Here rather than in `prepare_worker`: one that fails is the task's error, which the pool reports.
@@ -135,7 +138,8 @@ def run(job: Job, payload: Payload | None = None) -> dict:
               x_train=data.x_train, y_train=data.y_train,
               scores=payload.scores.get((importance_for(algo, job.config), job.config.calibration)),
               customize=customize, run_info={**job.info, "plan": job.plan}, imports=payload.imports,
-              say=lambda line: None)  # the experiment names skipped layers once, for all its runs
+              say=lambda line: None,  # the experiment names skipped layers once, for all its runs
+              certification=certification)
     return io.read_json(os.path.join(job.folder, "summary.json"))
 
 

@@ -82,7 +82,10 @@ class Spec:
         """The spec in canonical form: what two specs must share to be the same experiment."""
         return {"title": self.title, "seeds": list(self.seeds), "budget": self.budget, "preset": self.preset,
                 "settings": dict(self.settings), "data": dict(self.data), "model": _plain(self.model),
-                "variants": {v.name: v.to_dict() for v in self.variants}}
+                "variants": {v.name: v.to_dict() for v in self.variants},
+                # whether each variant's runs are certified, however the spec says it (a record without this
+                # was made before certification: none of its runs were)
+                "certify": {v.name: self.config(v, self.seeds[0]).certify for v in self.variants}}
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]

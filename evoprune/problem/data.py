@@ -273,3 +273,11 @@ def prepare(name: str, path: str | None = None, split: Split = Split(0, 0.2)) ->
         x_test=scale(ds.x_test),
         y_test=ds.y_test,
     )
+
+
+def hold_out(x: np.ndarray, y: np.ndarray, fraction: float, seed: int) -> tuple[tuple, tuple]:
+    """((x, y) kept, (x, y) held out): round(N × `fraction`) images drawn by a permutation seeded with `seed`,
+    each part in its original order."""
+    held = np.zeros(len(y), bool)
+    held[np.random.default_rng(seed).permutation(len(y))[: round(len(y) * fraction)]] = True
+    return (x[~held], y[~held]), (x[held], y[held])

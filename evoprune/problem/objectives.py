@@ -71,8 +71,15 @@ def paired_drop(baseline, result) -> tuple[float, float]:
                          "must return per-image matches (EvalResult.images and .matches) on the same images; "
                          "set confidence 0.5 for the floor on accuracy alone")
     n = result.images
-    base = np.unpackbits(np.frombuffer(baseline.matches, np.uint8), count=n)
-    mine = np.unpackbits(np.frombuffer(result.matches, np.uint8), count=n)
+    base = np.unpackbits(np.frombuffer(baseline.matches, np.uint8), count=n).astype(bool)
+    mine = np.unpackbits(np.frombuffer(result.matches, np.uint8), count=n).astype(bool)
+    return paired_counts(base, mine)
+
+
+def paired_counts(base: np.ndarray, mine: np.ndarray) -> tuple[float, float]:
+    """The accuracy drop from per-image correctness `base` to `mine` (bool arrays) and its paired standard error
+    (`paired_drop`)."""
+    n = len(base)
     lost, gained = int(np.count_nonzero(base & ~mine)), int(np.count_nonzero(~base & mine))
     drop = (lost - gained) / n
     return drop, max(0.0, ((lost + gained) / n - drop * drop) / n) ** 0.5

@@ -62,6 +62,7 @@ class Metric:
     field: str          # the summary.json field it is read from (or a derived one, see `value`)
     kind: str           # how summary.md shows it: a key of FORMATS
     worst: bool = False  # the worst over seeds instead of mean ± std
+    certified: bool = False  # shown only when some run was certified
 
 
 # kind -> (factor, format) for summary.md; summary.csv keeps the raw values at full precision.
@@ -74,6 +75,14 @@ METRICS = (
     Metric("final_accuracy", "Test accuracy (%)", "final_accuracy", "percent"),
     Metric("test_drop", "Test drop (points)", "test_drop", "points"),
     Metric("worst_test_drop", "Worst seed's test drop (points)", "test_drop", "points", worst=True),
+    Metric("over_promise", "Runs whose test drop exceeds δ + 1.645 SE (%)", "over_promise", "percent",
+           certified=True),
+    Metric("certified_bound", "Certified drop bound, certification images (points)", "certified.bound", "points",
+           certified=True),
+    Metric("search_sparsity_global", "The search's own global sparsity (%)", "search.sparsity_global", "percent",
+           certified=True),
+    Metric("search_final_accuracy", "The search's own test accuracy (%)", "search.final_accuracy", "percent",
+           certified=True),
     Metric("baseline_accuracy", "Unpruned test accuracy (%)", "baseline_accuracy", "percent"),
     Metric("sparsity_layer_mean", "Sparsity, layer mean (%)", "sparsity_layer_mean", "percent"),
     Metric("final_loss", "Test loss", "final_loss", "loss"),
@@ -104,7 +113,13 @@ def value(summary: dict, field: str) -> float:
     (unpruned minus final test accuracy)."""
     if field == "test_drop":
         return summary["baseline_accuracy"] - summary["final_accuracy"]
-    return summary.get(field, math.nan)
+    if field == "over_promise":  # 1 when the test drop breaks the promise beyond the test set's own noise
+        c = summary.get("certified")
+        if c is None:
+            return math.nan
+        return float(value(summary, "test_drop") > c["delta"] + 1.645 * c["test_drop_standard_error"])
+    part, _, key = field.rpartition(".")
+    return (summary.get(part) or {}).get(key, math.nan) if part else summary.get(field, math.nan)
 
 
 def manifest(out: str) -> dict:
@@ -166,10 +181,16 @@ def by_variant(runs: Sequence[Run]) -> dict[str, list[Run]]:
     return groups
 
 
+def shown_metrics(runs: Sequence[Run]) -> list[Metric]:
+    """METRICS, less the certification ones when no run was certified (their reports stay as they were)."""
+    certified = any("certified" in r.summary for r in runs)
+    return [m for m in METRICS if certified or not m.certified]
+
+
 def summary_table(runs: Sequence[Run]) -> Table:
     groups = by_variant(runs)
     return {m.key: {v: stat([value(r.summary, m.field) for r in rs], m.worst) for v, rs in groups.items()}
-            for m in METRICS}
+            for m in shown_metrics(runs)}
 
 
 def layer_names(runs: Sequence[Run]) -> list[str]:
@@ -226,11 +247,12 @@ def markdown(out: str, runs: Sequence[Run], opening: Sequence[str] = ()) -> str:
              "single seed. The test drop is the unpruned model's test accuracy minus the pruned one's, in "
              "points; the worst seed's is the largest. Global sparsity counts every prunable weight; the layer "
              "mean is the mean of the layers' sparsities (as the study reports it). Trade-off = layer-mean "
-             "sparsity × final accuracy / baseline accuracy.", "",
+             "sparsity × final accuracy / baseline accuracy.", "", *_certification(runs),
              _row(["Metric", *variants]), _row(["---"] + ["---:"] * len(variants))]
-    lines += [_row([m.label, *(fmt(table[m.key][v], m.kind) for v in variants)]) for m in METRICS]
+    lines += [_row([m.label, *(fmt(table[m.key][v], m.kind) for v in variants)]) for m in shown_metrics(runs)]
+    found = " (the search's own, before certification)" if any("certified" in r.summary for r in runs) else ""
     lines += ["", "## Per layer", "",
-              "Each layer's mask as searched, and the test accuracy and loss of the model with the masks of "
+              f"Each layer's mask as searched{found}, and the test accuracy and loss of the model with the masks of "
               "this and the earlier layers applied.", ""]
     metrics = LAYER_METRICS[1:]  # the kernel size is the same for every run
     lines += [_row(["Layer", "Kernel size", "Variant", *(m.label for m in metrics)]),
@@ -240,6 +262,19 @@ def markdown(out: str, runs: Sequence[Run], opening: Sequence[str] = ()) -> str:
         lines += [_row([name, f"{size.mean:.0f}", v, *(fmt(t[m.key][v], m.kind) for m in metrics)])
                   for v in variants]
     return "\n".join(lines) + "\n"
+
+
+def _certification(runs: Sequence[Run]) -> list[str]:
+    """How a certified experiment's figures are to be read (nothing when no run was certified)."""
+    c = next((r.summary["certified"] for r in runs if "certified" in r.summary), None)
+    if c is None:
+        return []
+    return [f"Certified: each run's answer is the sparsest of {len(c['candidates'])} nested candidate masks (the "
+            f"search's own and denser ones) that passed, densest first until the first failure, the paired test "
+            f"drop + 1.645 SE ≤ {c['delta'] * 100:g} point at {c['confidence']:g} on {c['images']:,} certification "
+            "images no search decided on; sparsities, accuracies and drops above are the answer's, on test images "
+            "apart from those. A run breaks the promise beyond the test set's own noise when its test drop "
+            "exceeds δ + 1.645 SE, SE the paired standard error of that drop.", ""]
 
 
 def _row(cells: Sequence[str]) -> str:
@@ -253,9 +288,12 @@ def describe(out: str, runs: Sequence[Run]) -> list[str]:
     data = info.get("data", {})
     sizes = data.get("sizes", {})
     split = data.get("split", {})
+    held = data.get("certification")
+    certification = (f"; certification {held['images']:,} images drawn from the {held['from']} split with seed "
+                     f"{held['seed']} and taken out of it" if held else "")
     lines = [f"- **Data**: {data.get('name', '?')} from `{data.get('source', '?')}` (train {sizes.get('train', '?')}, "
-             f"validation {sizes.get('validation', '?')}, test {sizes.get('test', '?')} images; split seed "
-             f"{split.get('seed', '?')}, validation fraction {split.get('val_fraction', '?')})",
+             f"validation {sizes.get('validation', '?')}, test {sizes.get('test', '?')} images{certification}; split "
+             f"seed {split.get('seed', '?')}, validation fraction {split.get('val_fraction', '?')})",
              f"- **Model**: `{info.get('model', '?')}`"]
     record = manifest(out)
     training = (record.get("baseline") or {}).get("training")

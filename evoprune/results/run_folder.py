@@ -12,9 +12,10 @@ from .history import HistoryWriter
 from .manifest import now
 
 FRONT_FILES = ("front.csv", "front_masks.npz")
-RUN_FILES = ("history.csv", "summary.json", "run.json", "masks.npz", "pruned.keras", checkpoint.CHECKPOINT,
-             checkpoint.PREVIOUS,
-             "pruned.sparse.npz", "finetuned.keras", "finetuned.sparse.npz", *FRONT_FILES)
+SEARCH_MASKS = "search_masks.npz"  # a certified run's search's own masks (masks.npz holds its certified answer)
+RUN_FILES = ("history.csv", "summary.json", "run.json", "masks.npz", SEARCH_MASKS, "pruned.keras",
+             checkpoint.CHECKPOINT, checkpoint.PREVIOUS, "pruned.sparse.npz", "finetuned.keras", "finetuned.sparse.npz",
+             *FRONT_FILES)
 
 
 def check_out_path(out: str) -> None:

@@ -15,6 +15,7 @@ from ..problem.objectives import OBJECTIVES
 from ..problem.toolbox import MOVES, STARTS
 
 EVAL_SETS = ("train+validation", "validation", "test")
+CERTIFY_FROM = ("auto", "validation", "test")
 SCOPES = ("layers", "model")
 IMPORTANCES = (*SCORES, "none")  # scores guiding informed starts and moves
 REFITS = ("no", "after", "loop")
@@ -79,6 +80,12 @@ class SearchConfig:
     # the images the re-fit (after or loop) and image-driven importances are computed on: the search or training
     # images, or those and their one-pixel shifts (network.calibration); masks are judged on the search images
     calibration: str = "images"
+    # Certification: the run's answer is chosen among nested candidate masks by a fixed-sequence test on images
+    # no search decision touched (`pruned.certify`): `certify_fraction` of the validation split or of the test
+    # set (`certify_from`; auto: whichever gives more images), taken out of the images the search decides on.
+    certify: bool = True
+    certify_fraction: float = 0.5
+    certify_from: str = "auto"
     settings: Mapping[str, Any] = field(default_factory=dict)
 
     def shared(self) -> dict:
@@ -92,6 +99,7 @@ class SearchConfig:
     def from_dict(cls, d: Mapping) -> "SearchConfig":
         """Inverse of a run.json "config" (shared settings, then the algorithm's): shared keys to fields."""
         known = shared_names()
+        d = {**BEFORE, **d}
         return cls(**{k: v for k, v in d.items() if k in known},
                    settings={k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k not in known})
 
@@ -122,9 +130,21 @@ class SearchConfig:
         if self.calibration != "images" and self.refit == "no" and self.importance in ("magnitude", "none"):
             raise ConfigError(f"--calibration {self.calibration} changes the images of a re-fit or of an importance "
                               "computed from images: it needs --refit, or --importance other than magnitude")
+        if not 0.0 < self.certify_fraction < 1.0:
+            raise ConfigError(f"--certify-fraction must be strictly between 0 and 1, got {self.certify_fraction}")
+        if self.certify_from not in CERTIFY_FROM:
+            raise ConfigError(f"--certify-from must be one of {', '.join(CERTIFY_FROM)}, got {self.certify_from!r}")
+        if self.certify and self.eval_set == "test":
+            raise ConfigError("certification needs images apart from those a search decides on and those it reports "
+                              "on: --eval-set test decides on the test images; use another --eval-set or --no-certify")
         if self.stall_limit < 1:
             raise ConfigError(f"stall_limit must be at least 1, got {self.stall_limit}")
         return self
+
+
+# What runs recorded before a setting existed did, where that is not the setting's default now: they were never
+# certified. Read for any run.json config lacking the setting (resume, reuse).
+BEFORE = {"certify": False}
 
 
 def shared_names() -> set[str]:
@@ -136,7 +156,7 @@ def shared_names() -> set[str]:
 PRESETS: dict[str, dict] = {
     "study": dict(budget=1000, objective="study", loss_to_warmup=1.0, relative_threshold=False,
                   importance="none", moves="study", start="study", rate0=0.15, layer_budget="equal", scope="layers",
-                  eval_set="test", t0=1.0, population=12, elite=2, tournament=5, crossover=0.9),
+                  eval_set="test", certify=False, t0=1.0, population=12, elite=2, tournament=5, crossover=0.9),
 }
 
 

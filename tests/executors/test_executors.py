@@ -71,7 +71,7 @@ def test_contract_same_results_order_and_errors_as_data(name, workers, options, 
 
 def run_ga(tiny_model, small_mnist, out, executor, workers=None, **options):
     x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
-    config = make_config(budget=60, seed=3, population=6, elite=1, tournament=3)
+    config = make_config(certify=False, budget=60, seed=3, population=6, elite=1, tournament=3)
     return prune(tiny_model, x_val, y_val, x_te, y_te, "ga", config, out=str(out), executor=executor,
                  workers=workers, executor_options=options, progress=False, x_train=x_tr, y_train=y_tr)
 
@@ -159,7 +159,7 @@ def test_ray_cluster_started_on_loopback(tiny_model, small_mnist, serial_run, tm
 
 def test_sa_with_proposals_gives_the_same_masks_on_one_and_two_workers(tiny_model, small_mnist):
     x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
-    config = make_config(budget=60, seed=2, proposals=4, moves="layer")
+    config = make_config(certify=False, budget=60, seed=2, proposals=4, moves="layer")
     runs = [prune(tiny_model, x_val, y_val, x_te, y_te, "sa", config, executor="process", workers=w, progress=False,
                   x_train=x_tr, y_train=y_tr) for w in (1, 2)]
     assert same_masks(runs[0].masks, runs[1].masks)

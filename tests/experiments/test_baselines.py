@@ -180,3 +180,21 @@ def test_the_cache_key_follows_what_trains_the_weights_not_every_installed_libra
     assert key() != before
     recipe, data = replace(recipe, epochs=2), replace(small, y_train=small.y_train[::-1])
     assert key() != before
+
+
+def test_certification_images_are_taken_out_of_the_split_they_come_from(mnist_path):
+    from evoprune.experiments.baselines import certification_split, search_data
+    from evoprune.problem.data import Split, prepare
+    from evoprune.search.config import make_config
+
+    data = prepare("mnist", mnist_path, Split(0, 0.2))
+    rows = lambda x: {r.tobytes() for r in x}  # noqa: E731
+    # auto: half of the 1,000 validation images would be too few; half of the 10,000 test images is more
+    used, (x, y), record = certification_split(data, make_config())
+    assert record == {"from": "test", "fraction": 0.5, "seed": 0, "images": 5000} and len(y) == 5000
+    assert len(used.y_test) == 5000 and not rows(x) & rows(used.x_test)
+    assert not rows(x) & rows(search_data(used, "train+validation")[0])
+    used, (x, y), record = certification_split(data, make_config(certify_from="validation", certify_fraction=0.3))
+    assert record["from"] == "validation" and len(y) == 300 and len(used.y_val) == 700
+    assert not rows(x) & rows(search_data(used, "validation")[0]) and len(used.y_test) == 10000
+    assert certification_split(data, make_config(certify=False)) == (data, None, None)

@@ -1,5 +1,6 @@
 """Runs as jobs: which recorded runs count as the same run, so an experiment reuses them."""
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from evoprune.experiments import spec as specs
@@ -35,22 +36,29 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def committed_runs():
-    """(recorded plan, the plan evoprune makes now for that run) of every committed experiment's runs."""
+    """(recorded plan, the plan evoprune makes now for that run) of every committed run recorded before model
+    digests (and before certification)."""
     for spec_file in sorted(REPO.glob("results/*/spec.toml")):
         spec, _ = specs.load(str(spec_file))
         for v in spec.variants:
             for seed in spec.seeds:
-                recorded = json.loads((spec_file.parent / "runs" / f"{v.name}-seed{seed}" / "run.json").read_text())
-                yield recorded["plan"], plan(v, spec.config(v, seed), {"digest": "d"}, recorded["plan"]["data"])
+                path = spec_file.parent / "runs" / f"{v.name}-seed{seed}" / "run.json"
+                recorded = json.loads(path.read_text()) if path.exists() else {}
+                if "sha256" not in recorded.get("plan", {}).get("model", {}):
+                    continue
+                config = replace(spec.config(v, seed), certify=False)  # they were made before certification
+                yield recorded["plan"], plan(v, config, {"digest": "d"}, recorded["plan"]["data"])
 
 
 def test_committed_runs_recorded_by_path_and_checksum_are_reused_where_the_file_is_the_same():
     runs = list(committed_runs())
     assert len(runs) >= 40
     for recorded, now in runs:
-        assert set(recorded["model"]) == {"path", "sha256"}  # as evoprune recorded models before digests
         assert same_plan(recorded, now, {"elsewhere", recorded["model"]["sha256"]})  # wherever that file lies now
         assert differences(recorded, now, {"another file"}) == ["another model"]
+        certified = {**now, "config": {**now["config"], "certify": True}}  # today's default: another run
+        assert differences(recorded, certified, {recorded["model"]["sha256"]}) == [
+            "another setting: certify unset → True"]
 
 
 def job(folder: Path, recorded: dict | None = None, finished: bool = True, **settings) -> Job:
@@ -84,3 +92,15 @@ def test_runs_that_are_not_reused_say_what_their_run_json_records_differently(tm
     both = differences({**a_plan(budget=40), "model": {"digest": "x"}}, a_plan(budget=50, t0=0.004))
     assert both == ["other settings: budget 40 → 50, t0 0.002 → 0.004", "another model"]
     assert differences(None, a_plan()) == ["no plan"]
+
+
+def test_a_committed_spec_made_before_certification_goes_on_only_uncertified():
+    from dataclasses import replace as copy
+
+    from evoprune.experiments.experiment import extends
+
+    held = json.loads((REPO / "results/experiment-operators/experiment.json").read_text())["spec"]
+    spec, _ = specs.load(str(REPO / "runners/specs/operators.toml"))  # it says certify = false
+    assert extends(held, spec.to_dict())
+    default = copy(spec, settings={k: v for k, v in spec.settings.items() if k != "certify"})
+    assert not extends(held, default.to_dict())  # certified runs would be another experiment

@@ -137,7 +137,8 @@ def test_summary_agrees_with_the_run_files(fake_compare):
     for path in (fake_compare / "runs").glob("*/summary.json"):
         s = json.loads(path.read_text())
         summaries.setdefault(s["algorithm"], []).append(s)
-    for m in aggregate.METRICS:
+    assert not any(m.key in rows for m in aggregate.METRICS if m.certified)  # no run was certified
+    for m in (m for m in aggregate.METRICS if not m.certified):
         for algorithm, ss in summaries.items():
             values = [aggregate.value(s, m.field) for s in ss]
             row = rows[m.key]
@@ -247,3 +248,14 @@ def test_compare_end_to_end_reuses_and_refuses_to_mix(tmp_path, quick_lenet, cap
         assert main(changed) == 2
         assert "another spec" in capsys.readouterr().err
     assert sorted(os.listdir(out / "runs")) == sorted(names)  # nothing mixed in
+
+
+def test_a_certified_run_is_read_for_its_promise_and_the_search_s_own_figures():
+    c = {"delta": 0.005, "test_drop_standard_error": 0.002, "bound": 0.004}
+    base = {"baseline_accuracy": 0.96, "search": {"sparsity_global": 0.6}, "certified": c}
+    kept = {**base, "final_accuracy": 0.96 - 0.008}   # 0.8 point: within δ + 1.645 SE = 0.83 point
+    broken = {**base, "final_accuracy": 0.96 - 0.009}  # 0.9 point: beyond it
+    assert aggregate.value(kept, "over_promise") == 0.0 and aggregate.value(broken, "over_promise") == 1.0
+    assert aggregate.value(kept, "search.sparsity_global") == 0.6
+    assert aggregate.value(kept, "certified.bound") == 0.004
+    assert np.isnan(aggregate.value({"baseline_accuracy": 0.9, "final_accuracy": 0.9}, "over_promise"))

@@ -61,7 +61,7 @@ def run_case(name: str, data: str, out: str) -> dict:
     from evoprune.cli import main
 
     args = ["prune", "--model", base_model(data), "--data", data, "--budget", str(BUDGET), "--seed", "0",
-            "--out", out, "--no-progress", *CASES[name]]
+            "--out", out, "--no-progress", "--no-certify", *CASES[name]]
     assert main(args) == 0, f"golden case {name} failed"
     return outputs(out)
 

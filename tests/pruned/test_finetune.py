@@ -58,7 +58,7 @@ def test_prune_with_finetuning_writes_a_model_whose_pruned_weights_are_zero(tiny
     from evoprune import make_config, prune
 
     x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
-    config = make_config(sparsity=0.8)
+    config = make_config(certify=False, sparsity=0.8)
     result = prune(tiny_model, x_val, y_val, x_te, y_te, "magnitude", config, out=str(tmp_path), progress=False,
                    x_train=x_tr, y_train=y_tr, finetune_epochs=2)
     f = json.loads((tmp_path / "summary.json").read_text())["finetune"]
