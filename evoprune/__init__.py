@@ -8,11 +8,12 @@ from ._tf import one_thread_per_op  # noqa: E402
 one_thread_per_op()
 
 # After __version__, which the CLI reads.
-from .api import PruneResult, prune  # noqa: E402
+from .api import Execution, Folder, Hooks, Images, PruneResult, prune  # noqa: E402
 from .evaluation.registry import init_worker  # noqa: E402
 from .experiments.baselines import load_data  # noqa: E402
+from .problem.objectives import Floor, Study  # noqa: E402
 from .problem.problem import Problem  # noqa: E402
 from .search import PRESETS, SearchConfig, SearchResult, make_config, search  # noqa: E402
 
-__all__ = ["PRESETS", "Problem", "PruneResult", "SearchConfig", "SearchResult", "init_worker", "load_data",
-           "make_config", "prune", "search", "__version__"]
+__all__ = ["PRESETS", "Execution", "Floor", "Folder", "Hooks", "Images", "Problem", "PruneResult", "SearchConfig",
+           "SearchResult", "Study", "init_worker", "load_data", "make_config", "prune", "search", "__version__"]

@@ -1,7 +1,7 @@
 """Run a comparison from a script (e.g. a batch job on a multicore machine); the arguments of `evoprune compare`.
 
     python runners/compare.py --algorithms sa,ga --seeds 10 --preset study \
-        --executor process --workers 16 --out results/compare
+        --executor process --parallel 16 --out results/compare
 """
 import sys
 

@@ -66,7 +66,7 @@ def main() -> None:
         models.train(model, data.x_train, data.y_train, data.x_val, data.y_val,
                      models.TrainConfig(epochs=args.epochs, optimizer="adam", learning_rate=0.005), progress=False)
     random.seed(0)  # DEAP's own operators draw from Python's random
-    problem = evoprune.Problem(model, data.x_search, data.y_search, objective="floor", delta=0.005)
+    problem = evoprune.Problem(model, data.x_search, data.y_search, objective=evoprune.Floor(delta=0.005))
     print(run(problem, data.x_test, data.y_test, args.algorithm, args.pool, args.workers))
 
 

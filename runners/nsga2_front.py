@@ -46,7 +46,7 @@ def pick(rows: list[dict], target: float) -> int:
 
 def run_searches(args, model, data, scores) -> tuple[dict, float]:
     """One NSGA-II run per importance in --searches: {importance: (front rows, front masks)}, unpruned test accuracy."""
-    from evoprune.api import prune
+    from evoprune.api import Folder, Hooks, Images, prune
     from evoprune.experiments.baselines import search_data
     from evoprune.search.config import make_config
     from evoprune.pruned.front import read_front
@@ -59,10 +59,10 @@ def run_searches(args, model, data, scores) -> tuple[dict, float]:
                              importance=kind, seed=args.seed, eval_set="validation", confidence=0.5)
         run_dir = os.path.join(args.out, f"run-{kind}")
         # The images follow the recorded eval_set, so run.json cannot name other data than was searched.
-        result = prune(model, *search_data(data, config.eval_set), data.x_test, data.y_test, "nsga2", config,
-                       out=run_dir, force=args.force, progress=False, x_train=data.x_train, y_train=data.y_train,
-                       scores=scores[kind], run_info={"model": os.path.abspath(args.model),
-                                                      "runner": "runners/nsga2_front.py"})
+        images = Images(search_data(data, config.eval_set), (data.x_test, data.y_test), (data.x_train, data.y_train))
+        result = prune(model, images, "nsga2", config, scores=scores[kind], hooks=Hooks(progress=False),
+                       folder=Folder(run_dir, force=args.force, record={"model": os.path.abspath(args.model),
+                                                                        "runner": "runners/nsga2_front.py"}))
         fronts[kind] = read_front(run_dir)
     return fronts, result.summary["baseline_accuracy"]
 
@@ -111,7 +111,7 @@ def finetune_experiments(args, model, data, fronts: dict, magnitude_scores, base
                                          ("magnitude at the same sparsity", global_threshold_masks(magnitude_scores, s),
                                           None)):
                 _, report = finetune_report(model, masks, data.x_train, data.y_train, data.x_test, data.y_test,
-                                            epochs, data.x_val, data.y_val)
+                                            epochs, (data.x_val, data.y_val))
                 experiments.append({"target": target, "mask": name, "val_accuracy_before": val_acc, **report})
                 print(f"{target:.2f} {name}: sparsity {report['sparsity_global']:.4f}, test "
                       f"{report['test_accuracy_before']:.4f} -> {report['test_accuracy_after']:.4f}", flush=True)

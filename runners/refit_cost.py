@@ -42,7 +42,7 @@ def main(argv=None) -> int:
     for repeat in range(args.repeats):
         # alternating, so a change in the machine's load between them touches both alike
         for refit in ("no", "loop"):
-            problem = Problem(model, x, y, refit=refit == "loop")
+            problem = Problem(model, x, y, scoring="refit" if refit == "loop" else "incremental")
             result = search(problem, "sa", make_config(budget=args.budget, seed=args.seed, moves=args.moves,
                                                        refit=refit))
             registry.uninstall(problem.token)

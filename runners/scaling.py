@@ -75,7 +75,7 @@ def throughput(out, model_path, data, n: int, batches: int, batch: int) -> None:
 
 
 def experiment_times(out, model_path, data_path, n: int, budget: int) -> None:
-    """(2) one experiment run by run in this process, run by run in one single-threaded worker, spread over n."""
+    """(2) one experiment run by run in this process, then spread over n single-threaded workers."""
     from evoprune.experiments import experiment
     from evoprune.experiments.spec import parse
     from evoprune.pruned.report import MACHINE_KEYS
@@ -88,12 +88,10 @@ def experiment_times(out, model_path, data_path, n: int, budget: int) -> None:
     out(f"{'how':<44}{'wall time':>11}{'× run by run':>14}")
     times, reference = {}, None
     with tempfile.TemporaryDirectory() as tmp:
-        for label, workers, threads in (("run by run in one process (TF on every core)", None, None),
-                                        ("run by run in 1 single-threaded worker", 1, 1),
-                                        (f"spread over {n} single-threaded workers", n, 1)):
+        for label, parallel in (("run by run in this process", 1), (f"spread over {n} single-threaded workers", n)):
             folder = os.path.join(tmp, str(len(times)))
             start = time.perf_counter()
-            experiment.run(spec, folder, workers=workers, threads=threads, progress=False, say=lambda _: None)
+            experiment.run(spec, folder, parallel=parallel, progress=False, say=lambda _: None)
             times[label] = time.perf_counter() - start
             got = {}
             for name in sorted(os.listdir(os.path.join(folder, "runs"))):
@@ -101,13 +99,11 @@ def experiment_times(out, model_path, data_path, n: int, budget: int) -> None:
                     got[name] = {k: v for k, v in json.load(f).items() if k not in MACHINE_KEYS}
             reference = reference or got
             assert got == reference, f"{label}: other runs than run by run"
-            first = times["run by run in one process (TF on every core)"]
+            first = times["run by run in this process"]
             out(f"{label:<44}{times[label]:>10.1f}s{first / times[label]:>14.2f}")
     spread = times[f"spread over {n} single-threaded workers"]
-    out(f"experiment speedup, spread over {n} workers against run by run in 1 single-threaded worker: "
-        f"{times['run by run in 1 single-threaded worker'] / spread:.2f}")
-    out(f"experiment speedup, spread over {n} workers against run by run in one process: "
-        f"{times['run by run in one process (TF on every core)'] / spread:.2f}  (the same {runs} runs in all three)")
+    out(f"experiment speedup, spread over {n} workers against run by run in this process: "
+        f"{times['run by run in this process'] / spread:.2f}  (the same {runs} runs in both)")
 
 
 def main() -> None:

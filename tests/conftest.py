@@ -59,6 +59,41 @@ def random_masks(specs, sparsity: float, seed: int) -> dict:
     return {s.name: rng.random(s.shape) >= sparsity for s in specs}
 
 
+# How a command-line test runs `evoprune`: here, by calling main() (the fast tier), or as its own process, as a user
+# runs it (slow: a fresh interpreter imports TensorFlow again). Use as @pytest.mark.parametrize("how", HOW).
+HOW = ["in-process", pytest.param("subprocess", marks=pytest.mark.slow)]
+
+
+def run_evoprune(args, how: str = "subprocess", env: dict | None = None, cwd=None, timeout: float = 300):
+    """`evoprune ARGS` as a subprocess.CompletedProcess. In process, stdout and stderr are what main() printed,
+    `env` (a whole environment, as for subprocess.run) is os.environ meanwhile, and a usage error's SystemExit is
+    its exit status."""
+    import contextlib
+    import io
+    import subprocess
+    import sys
+    from unittest import mock
+
+    if how == "subprocess":
+        return subprocess.run([sys.executable, "-m", "evoprune", *args], capture_output=True, text=True, env=env,
+                              cwd=cwd, timeout=timeout)
+    assert how == "in-process", how
+    from evoprune.cli import main
+
+    out, err, here = io.StringIO(), io.StringIO(), os.getcwd()
+    with mock.patch.dict(os.environ, dict(os.environ if env is None else env), clear=True):
+        try:
+            os.chdir(cwd or here)
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    code = main([str(a) for a in args])
+                except SystemExit as e:
+                    code = 0 if e.code is None else e.code
+        finally:
+            os.chdir(here)
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+
+
 # A user's module of custom Keras classes: registered when it is imported, and only then.
 CUSTOM_LAYERS = '''"""A custom layer for evoprune's tests, registered with Keras when this module is imported."""
 import keras

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from evoprune import SearchConfig, make_config, prune
+from evoprune import Hooks, Images, SearchConfig, make_config, prune
 from evoprune.network.masks import load_masks
 from evoprune.network.models import evaluate, load_model, prunable_layers
 
@@ -15,8 +15,8 @@ pytestmark = pytest.mark.slow
 def run(tiny_model, small_mnist, tmp_path_factory):
     x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
     out = tmp_path_factory.mktemp("run")
-    result = prune(tiny_model, x_val, y_val, x_te, y_te, "ga", SearchConfig(budget=150, seed=2, certify=False),
-                   out=str(out), progress=False, x_train=x_tr, y_train=y_tr)
+    result = prune(tiny_model, Images((x_val, y_val), (x_te, y_te), (x_tr, y_tr)), "ga",
+                   SearchConfig(budget=150, seed=2, certify=False), folder=str(out), hooks=Hooks(progress=False))
     return result, out
 
 
@@ -53,22 +53,21 @@ def test_study_preset_makes_exactly_its_budget(tiny_model, small_mnist):
     x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
     for algorithm in ("sa", "ga"):
         config = make_config("study", budget=130, eval_set="validation")
-        r = prune(tiny_model, x_val, y_val, x_te, y_te, algorithm, config, progress=False)
+        r = prune(tiny_model, Images((x_val, y_val), (x_te, y_te)), algorithm, config, hooks=Hooks(progress=False))
         assert r.summary["evaluations"] == 130
 
 
-@pytest.mark.parametrize("refit,calibration", [("after", "images"), ("loop", "images"), ("loop", "shifted")])
-def test_a_refitted_run_saves_the_model_its_summary_scores(tiny_model, small_mnist, tmp_path, refit, calibration):
+@pytest.mark.parametrize("refit", ["after", "loop"])
+def test_a_refitted_run_saves_the_model_its_summary_scores(tiny_model, small_mnist, tmp_path, refit):
     x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
-    config = make_config(certify=False, budget=40, seed=1, refit=refit, eval_set="validation", calibration=calibration)
-    result = prune(tiny_model, x_val, y_val, x_te, y_te, "sa", config, out=str(tmp_path), progress=False,
-                   x_train=x_tr, y_train=y_tr)
+    config = make_config(certify=False, budget=40, seed=1, refit=refit, eval_set="validation")
+    result = prune(tiny_model, Images((x_val, y_val), (x_te, y_te), (x_tr, y_tr)), "sa", config,
+                   folder=str(tmp_path), hooks=Hooks(progress=False))
     s = json.loads((tmp_path / "summary.json").read_text())
     assert s["refit"] is True and s["refit_report"]["layers"]
-    # after: on the training images; loop: on the search images; shifted: those and their four shifted copies
-    fit_on = len(x_tr if refit == "after" else x_val)
-    assert s["refit_report"]["images"] == fit_on * (5 if calibration == "shifted" else 1)
-    assert json.loads((tmp_path / "run.json").read_text())["config"]["calibration"] == calibration
+    # after: on the training images; loop: on the search images
+    assert s["refit_report"]["images"] == len(x_tr if refit == "after" else x_val)
+    assert "calibration" not in json.loads((tmp_path / "run.json").read_text())["config"]
     saved = load_model(str(tmp_path / "pruned.keras"))
     loss, acc = evaluate(saved, x_te, y_te)
     assert acc == s["final_accuracy"] and loss == pytest.approx(s["final_loss"], rel=1e-6)
@@ -86,9 +85,9 @@ def test_the_refitted_one_shots_prune_by_their_order_and_need_training_images(ti
     x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
     config = make_config(certify=False, sparsity=0.8, refit="after", eval_set="validation")
     with pytest.raises(ConfigError, match="training images"):
-        prune(tiny_model, x_val, y_val, x_te, y_te, order, config, progress=False)
-    result = prune(tiny_model, x_val, y_val, x_te, y_te, order, config, progress=False,
-                   x_train=x_tr, y_train=y_tr)
+        prune(tiny_model, Images((x_val, y_val), (x_te, y_te)), order, config, hooks=Hooks(progress=False))
+    result = prune(tiny_model, Images((x_val, y_val), (x_te, y_te), (x_tr, y_tr)), order, config,
+                   hooks=Hooks(progress=False))
     specs = prunable_layers(tiny_model)
     expected = importance.global_threshold_masks(getattr(importance, order)(tiny_model, specs, x_tr), 0.8)
     for s in specs:

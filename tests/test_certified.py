@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from evoprune import make_config, prune
+from evoprune import Execution, Hooks, Images, make_config, prune
 from evoprune.evaluation.engine import MaskEvaluator
 from evoprune.executors import worker
 
@@ -57,9 +57,10 @@ def test_the_certification_images_never_reach_an_evaluator(executor, split, tiny
         _trace_evaluators(str(trace))
     else:
         options = {"initializer": tracing_initialize}
-    result = prune(tiny_model, x, y, x_test, y_test, "sa", make_config(budget=30, seed=0), executor=executor,
-                   workers=None if executor == "serial" else 2, executor_options=options, progress=False,
-                   certification=certification, out=str(tmp_path / "run") if executor == "serial" else None)
+    result = prune(tiny_model, Images((x, y), (x_test, y_test), certification=certification), "sa",
+                   make_config(budget=30, seed=0), folder=str(tmp_path / "run") if executor == "serial" else None,
+                   execution=Execution(executor, None if executor == "serial" else 2, options),
+                   hooks=Hooks(progress=False))
     seen = _images(trace)
     assert {row.tobytes() for row in x} <= seen  # the trace saw the search's images…
     assert not seen & {row.tobytes() for row in certification[0]}  # …and never a certification image

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from evoprune import Problem, SearchConfig, init_worker, prune
+from evoprune import Execution, Hooks, Images, Problem, SearchConfig, init_worker, prune
 from evoprune.errors import ConfigError
 from evoprune.evaluation import registry
 from evoprune.network import models
@@ -20,8 +20,8 @@ BUDGET = 12
 def serial_run(custom_model, small_mnist, tmp_path_factory):
     x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
     out = tmp_path_factory.mktemp("custom") / "serial"
-    result = prune(custom_model, x_val, y_val, x_te, y_te, "sa", SearchConfig(budget=BUDGET, seed=0, certify=False),
-                   out=str(out), progress=False)
+    result = prune(custom_model, Images((x_val, y_val), (x_te, y_te)), "sa",
+                   SearchConfig(budget=BUDGET, seed=0, certify=False), folder=str(out), hooks=Hooks(progress=False))
     return result, out
 
 
@@ -58,8 +58,9 @@ def test_it_prunes_serially_and_the_pruned_model_loads(serial_run, custom_layers
 def test_it_prunes_on_a_process_pool_as_it_does_serially(serial_run, custom_model, small_mnist, tmp_path):
     x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
     # Spawned workers rebuild the model from its bytes: only after importing the module found in the problem.
-    result = prune(custom_model, x_val, y_val, x_te, y_te, "sa", SearchConfig(budget=BUDGET, seed=0, certify=False),
-                   out=str(tmp_path / "pool"), executor="process", workers=2, progress=False)
+    result = prune(custom_model, Images((x_val, y_val), (x_te, y_te)), "sa",
+                   SearchConfig(budget=BUDGET, seed=0, certify=False), folder=str(tmp_path / "pool"),
+                   execution=Execution("process", 2), hooks=Hooks(progress=False))
     serial, _ = serial_run
     assert result.summary["evaluations"] == BUDGET
     assert all(np.array_equal(result.masks[k], serial.masks[k]) for k in serial.masks)
@@ -116,6 +117,7 @@ def test_an_experiment_spec_imports_its_modules(model_file, custom_layers, mnist
     spec = tmp_path / "spec.toml"
     spec.write_text(f'seeds = 1\nbudget = 6\nimports = ["{name}"]\n[data]\npath = "{mnist_path}"\n[model]\n'
                     f'path = "{model_file}"\n[settings]\neval_set = "validation"\n[variants.sa]\nalgorithm = "sa"\n')
-    assert main(["experiment", "run", str(spec), "--out", str(tmp_path / "exp"), "--no-progress"]) == 0
+    assert main(["experiment", "run", str(spec), "--out", str(tmp_path / "exp"), "--no-progress",
+                 "--parallel", "1"]) == 0
     run = json.loads((tmp_path / "exp" / "runs" / "sa-seed0" / "run.json").read_text())
     assert run["imports"] == [name]

@@ -169,7 +169,7 @@ algorithm = "ga"
         env = {**os.environ, "EVOPRUNE_FAULT": fault} if fault else {k: v for k, v in os.environ.items()
                                                                      if k != "EVOPRUNE_FAULT"}
         return subprocess.run([sys.executable, "-m", "evoprune", "experiment", "run", str(spec), "--out", str(out),
-                               "--no-progress"], capture_output=True, text=True, env=env, timeout=600)
+                               "--no-progress", "--parallel", "1"], capture_output=True, text=True, env=env, timeout=600)
 
     full = tmp_path / "full"
     assert experiment(full).returncode == 0

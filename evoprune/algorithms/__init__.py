@@ -1,7 +1,8 @@
 """Search algorithms, registered by name so runners and configs can use plain strings.
 
-Adding one: a module with an `Algorithm` subclass (its `Settings` and `State` beside it) and a
-line below. Its settings then work as `--set KEY=VALUE` (and `--KEY`) on `prune` and `compare`.
+Adding one: a module with an `Algorithm` subclass (its `Settings` and `State` beside it; its hooks
+use the run only as a `Run`, see `contract.py`) and a line below (or `register(cls)` for your own).
+Its settings then work as `--set KEY=VALUE` (and `--KEY`) on `prune` and `compare`.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import asdict, fields
 
 from ..errors import ConfigError
 from .base import Algorithm
+from .contract import Run
 
 # One line per algorithm: "module.Class" under evoprune.algorithms.
 REGISTERED = (
@@ -105,5 +107,5 @@ def importance_for(algorithm: Algorithm, config) -> str | None:
     return None if kind in ("", "none") else kind
 
 
-__all__ = ["ALGORITHMS", "Algorithm", "algorithm_class", "check_budget", "config_record", "importance_for",
+__all__ = ["ALGORITHMS", "Algorithm", "Run", "algorithm_class", "check_budget", "config_record", "importance_for",
            "make_algorithm", "register", "setting_types", "units"]

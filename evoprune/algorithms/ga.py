@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from deap import tools
+from deap import base, tools
 
 from ..errors import ConfigError
-from ..problem.operators import adaptive_rate
-from .base import Algorithm, at_least, better, setting, unit_interval
+from .base import STUDY_COLUMNS, Algorithm, at_least, better, setting, unit_interval
+from .contract import Run
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class GeneticAlgorithm(Algorithm[State]):
 
     name = "ga"
     Settings = Settings
+    history_columns = STUDY_COLUMNS  # its temperature stays empty: one layout for every built-in
 
     @classmethod
     def check_more(cls, s: Settings) -> None:
@@ -44,26 +45,25 @@ class GeneticAlgorithm(Algorithm[State]):
         return (self.settings.population * units + 1,
                 f"the unpruned model, then a first population of {self.settings.population} per genome searched")
 
-    def configure(self, toolbox, search) -> None:
+    def configure(self, toolbox: base.Toolbox, search: Run) -> None:
         toolbox.register("select", tools.selTournament, tournsize=self.settings.tournament)
 
-    def setup(self, search, previous):
+    def setup(self, search: Run, previous: State | None) -> State:
         s = self.settings
         state = State([], None, search.config.init_zero_share)
         self._draw(search, state)
         # The study re-draws with fewer zeros while nothing is feasible; bounded, because when the
         # threshold sits below the unpruned model's own loss no re-draw can ever succeed. (An
         # informed population holds the current mask, feasible when anything is.)
-        st = search.state
         while (not search.informed_start and not any(ind.score.feasible for ind in state.population)
-               and state.redraws < s.max_redraws and st.unit_budget - st.unit_evals >= s.population):
+               and state.redraws < s.max_redraws and search.budget_left >= s.population):
             state.zero_share /= 2
             state.redraws += 1
             search.record(None, event=f"redraw {state.redraws}: no feasible mask, zero share {state.zero_share:.4g}")
             self._draw(search, state)
         return state
 
-    def _draw(self, search, state: State) -> None:
+    def _draw(self, search: Run, state: State) -> None:
         tb, n = search.toolbox, self.settings.population
         if search.informed_start:
             # Importance masks around the start sparsity, and the current mask, which is feasible
@@ -75,26 +75,26 @@ class GeneticAlgorithm(Algorithm[State]):
         state.population = [ind for ind in pop if ind.fitness.valid]
         self._update_best(search, state, state.population)
         if state.population:
-            search.record(tools.selBest(state.population, 1)[0], rate=search.config.rate0)
+            search.record(tools.selBest(state.population, 1)[0], mutation_rate=search.config.rate0)
 
     @staticmethod
-    def _update_best(search, state: State, individuals) -> None:
+    def _update_best(search: Run, state: State, individuals) -> None:
         for ind in individuals:
             if ind.score.feasible and better(ind, state.best):
                 state.best = search.toolbox.clone(ind)
 
-    def done(self, search, state: State) -> bool:
+    def done(self, search: Run, state: State) -> bool:
         return not state.population
 
-    def step(self, search, state: State) -> None:
-        s, st, tb = self.settings, search.state, search.toolbox
-        rate = adaptive_rate(search.config.rate0, st.unit_evals, st.unit_budget)
+    def step(self, search: Run, state: State) -> None:
+        s, tb = self.settings, search.toolbox
+        rate = search.rate
         pop = state.population
         elites = [tb.clone(ind) for ind in tools.selBest(pop, s.elite)]
         offspring = []
         while len(offspring) < s.population - s.elite:
             p1, p2 = (tb.clone(ind) for ind in tb.select(pop, 2))
-            if st.rng.random() < s.crossover:
+            if search.rng.random() < s.crossover:
                 tb.mate(p1, p2)
             for child in (p1, p2):
                 tb.mutate(child, indpb=rate)
@@ -108,7 +108,7 @@ class GeneticAlgorithm(Algorithm[State]):
             new += [tb.clone(ind) for ind in tools.selBest(pop, s.population)[s.elite: s.elite + s.population - len(new)]]
         state.population = new
         self._update_best(search, state, scored)
-        search.record(tools.selBest(new, 1)[0], rate=rate)
+        search.record(tools.selBest(new, 1)[0], mutation_rate=rate)
 
-    def best(self, search, state: State):
+    def best(self, search: Run, state: State):
         return state.best

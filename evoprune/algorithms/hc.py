@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..problem.operators import adaptive_rate
-from .base import Algorithm, at_least, better, local_start, setting
+from .base import STUDY_COLUMNS, Algorithm, at_least, better, local_start, setting
+from .contract import Run
 
 
 @dataclass(frozen=True)
@@ -25,17 +25,18 @@ class HillClimbing(Algorithm[State]):
 
     name = "hc"
     Settings = Settings
+    history_columns = STUDY_COLUMNS  # its temperature stays empty: one layout for every built-in
 
-    def setup(self, search, previous):
+    def setup(self, search: Run, previous: State | None) -> State:
         start = local_start(search)
         return State(start, start if start.score.feasible else None)
 
-    def done(self, search, state: State) -> bool:
+    def done(self, search: Run, state: State) -> bool:
         return not any(state.current)
 
-    def step(self, search, state: State) -> None:
-        st, tb = search.state, search.toolbox
-        rate = adaptive_rate(search.config.rate0, st.unit_evals, st.unit_budget)
+    def step(self, search: Run, state: State) -> None:
+        tb = search.toolbox
+        rate = search.rate
         neighbours = [tb.mutate(tb.clone(state.current), indpb=rate)[0] for _ in range(self.settings.neighbours)]
         for n in neighbours:
             del n.fitness.values
@@ -46,7 +47,7 @@ class HillClimbing(Algorithm[State]):
             if better(n, state.current):
                 state.current = n
                 break
-        search.record(state.current, rate=rate)
+        search.record(state.current, mutation_rate=rate)
 
-    def best(self, search, state: State):
+    def best(self, search: Run, state: State):
         return state.best

@@ -4,13 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from deap import tools
+from deap import base, tools
 from deap.benchmarks.tools import hypervolume
 
 from ..errors import ConfigError
 from ..problem import operators
-from ..problem.operators import adaptive_rate
-from .base import Algorithm, setting, unit_interval
+from .base import STUDY_COLUMNS, Algorithm, setting, unit_interval
+from .contract import Run
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class NSGA2(Algorithm[State]):
     Settings = Settings
     scope = "model"
     fitness = "front"
+    history_columns = STUDY_COLUMNS  # its temperature stays empty: one layout for every built-in
 
     @classmethod
     def check_more(cls, s: Settings) -> None:
@@ -58,14 +59,14 @@ class NSGA2(Algorithm[State]):
     def min_budget(self, units: int) -> tuple[int, str]:
         return self.settings.population + 1, f"the unpruned model, then a first population of {self.settings.population}"
 
-    def configure(self, toolbox, search) -> None:
+    def configure(self, toolbox: base.Toolbox, search: Run) -> None:
         # Individuals at an exact sparsity: the global-threshold importance mask at s (random masks
         # with no scores), whatever the informed-start settings say.
-        toolbox.register("individual", operators.init_informed, toolbox.genome, rng=search.state.rng, spread=0.0)
+        toolbox.register("individual", operators.init_informed, toolbox.genome, rng=search.rng, spread=0.0)
         toolbox.register("select", tools.selNSGA2)
         toolbox.register("parents", tools.selTournamentDCD)
 
-    def setup(self, search, previous):
+    def setup(self, search: Run, previous: State | None) -> State:
         s, tb = self.settings, search.toolbox
         front = tools.ParetoFront()
         baseline = search.current_individual()
@@ -79,16 +80,16 @@ class NSGA2(Algorithm[State]):
         self._record(search, state, search.config.rate0)
         return state
 
-    def done(self, search, state: State) -> bool:
+    def done(self, search: Run, state: State) -> bool:
         return len(state.population) != self.settings.population
 
-    def step(self, search, state: State) -> None:
-        s, st, tb = self.settings, search.state, search.toolbox
-        rate = adaptive_rate(search.config.rate0, st.unit_evals, st.unit_budget)
+    def step(self, search: Run, state: State) -> None:
+        s, tb = self.settings, search.toolbox
+        rate = search.rate
         pop = state.population
         offspring = [tb.clone(ind) for ind in tb.parents(pop, len(pop))]
         for p1, p2 in zip(offspring[::2], offspring[1::2]):
-            if st.rng.random() < s.crossover:
+            if search.rng.random() < s.crossover:
                 tb.mate(p1, p2)
             for child in (p1, p2):
                 tb.mutate(child, indpb=rate)
@@ -99,13 +100,13 @@ class NSGA2(Algorithm[State]):
         state.population = tb.select(pop + scored, s.population)
         self._record(search, state, rate)
 
-    def _record(self, search, state: State, rate: float) -> None:
+    def _record(self, search: Run, state: State, rate: float) -> None:
         # Hypervolume dominated by the front above (accuracy 0, sparsity 0), in accuracy × sparsity.
         hv = hypervolume(state.front, ref=[0.0, 0.0])
-        search.record(self.best(search, state), rate=rate,
+        search.record(self.best(search, state), mutation_rate=rate,
                       event=f"front {len(state.front)} points, hypervolume {hv:.6f}")
 
-    def best(self, search, state: State):
+    def best(self, search: Run, state: State):
         feasible = [ind for ind in state.front if ind.score.feasible]
         return min(feasible, key=lambda ind: ind.score.cost) if feasible else None
 

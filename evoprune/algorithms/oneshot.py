@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from ..network.masks import Masks
 from ..problem.genome import individual_of
 from ..problem.importance import global_threshold_masks, layer_uniform_masks, random_scores
-from .base import Algorithm, setting, unit_interval
+from .base import STUDY_COLUMNS, Algorithm, setting, unit_interval
+from .contract import Run
 
 
 @dataclass(frozen=True)
@@ -30,12 +31,13 @@ class OneShot(Algorithm[State]):
     Settings = Settings
     scope = "layers"
     importance = "magnitude"
+    history_columns = STUDY_COLUMNS  # both empty: one layout for every built-in
     uniform = False  # per-layer uniform instead of one global threshold
 
-    def setup(self, search, previous):
+    def setup(self, search: Run, previous: State | None) -> State:
         # Chosen once and kept in the state, so a resumed run prunes the same weights.
         if previous is None:
-            scores = search.scores if self.importance else random_scores(search.specs, search.state.rng)
+            scores = search.scores if self.importance else random_scores(search.specs, search.rng)
             pick = layer_uniform_masks if self.uniform else global_threshold_masks
             target = pick(scores, self.settings.sparsity)
         else:
@@ -45,13 +47,13 @@ class OneShot(Algorithm[State]):
         search.record(ind)
         return State(target, ind)
 
-    def done(self, search, state: State) -> bool:
+    def done(self, search: Run, state: State) -> bool:
         return True
 
-    def step(self, search, state: State) -> None:  # pragma: no cover - done() is always True
+    def step(self, search: Run, state: State) -> None:  # pragma: no cover - done() is always True
         raise AssertionError("one-shot rules take no steps")
 
-    def best(self, search, state: State):
+    def best(self, search: Run, state: State):
         return state.chosen
 
 

@@ -6,8 +6,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..problem.operators import adaptive_rate, mut_prune
-from .base import Algorithm, at_least, better, local_start, setting
+from deap import base
+
+from ..problem.operators import mut_prune
+from .base import STUDY_COLUMNS, Algorithm, at_least, better, local_start, setting
+from .contract import Run
 
 
 def temperature(t0: float, t: int) -> float:
@@ -49,23 +52,23 @@ class SimulatedAnnealing(Algorithm[State]):
 
     name = "sa"
     Settings = Settings
+    history_columns = STUDY_COLUMNS
 
-    def configure(self, toolbox, search) -> None:
+    def configure(self, toolbox: base.Toolbox, search: Run) -> None:
         if search.config.moves == "study":  # the study's SA move only prunes
-            toolbox.register("mutate", mut_prune, indpb=search.config.rate0, rng=search.state.rng)
+            toolbox.register("mutate", mut_prune, indpb=search.config.rate0, rng=search.rng)
 
-    def setup(self, search, previous):
+    def setup(self, search: Run, previous: State | None) -> State:
         start = local_start(search)
         return State(start, start if start.score.feasible else None)
 
-    def done(self, search, state: State) -> bool:
+    def done(self, search: Run, state: State) -> bool:
         return not any(state.current)  # an all-pruned genome has no neighbour
 
-    def step(self, search, state: State) -> None:
-        st, tb = search.state, search.toolbox
-        t = st.unit_evals
-        temp = temperature(self.settings.t0, t)
-        rate = adaptive_rate(search.config.rate0, t, st.unit_budget)
+    def step(self, search: Run, state: State) -> None:
+        tb = search.toolbox
+        temp = temperature(self.settings.t0, search.unit_evals)
+        rate = search.rate
         proposals = [tb.mutate(tb.clone(state.current), indpb=rate)[0] for _ in range(self.settings.proposals)]
         for cand in proposals:
             del cand.fitness.values
@@ -76,10 +79,10 @@ class SimulatedAnnealing(Algorithm[State]):
                 state.best = cand
         current = state.current
         for cand in scored:
-            if metropolis(cand.score.cost - current.score.cost, temp, st.rng):
+            if metropolis(cand.score.cost - current.score.cost, temp, search.rng):
                 state.current = cand
                 break
-        search.record(state.current, temperature=temp, rate=rate)
+        search.record(state.current, temperature=temp, mutation_rate=rate)
 
-    def best(self, search, state: State):
+    def best(self, search: Run, state: State):
         return state.best

@@ -61,13 +61,21 @@ def add_training_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=D["seed"], help=f"(default {D['seed']})")
 
 
+def recipe(args):
+    """The masked-training recipe of `add_training_args`' flags."""
+    from ..pruned.finetune import Recipe
+
+    return Recipe(args.optimizer, args.learning_rate, args.batch_size, args.seed)
+
+
 def add_spread_args(p: argparse.ArgumentParser) -> None:
     """How an experiment's runs are spread, and its folder's options (`experiment run`, `compare`)."""
-    p.add_argument("--workers", type=int, help="spread the runs over this many worker processes, one run each and "
-                                               "each single-threaded on N workers for N cores (default: one "
-                                               "after another in this process)")
+    p.add_argument("--parallel", type=int, metavar="N",
+                   help="runs at once, each in its own single-threaded process (default: one per core; 1: one after "
+                        "another in this process)")
+    p.add_argument("--workers", type=int, metavar="N", help=argparse.SUPPRESS)  # prune's flag: refused here, saying so
     p.add_argument("--executor", default="process", choices=("process", "ray"),
-                   help="where the workers run: a local process pool (default) or a Ray cluster")
+                   help="where the parallel runs go: a local process pool (default) or a Ray cluster")
     p.add_argument("--ray-address", help="a running Ray cluster (HOST:PORT) for --executor ray")
     p.add_argument("--baselines", metavar="DIR",
                    help="where trained baselines are kept and reused (default: $EVOPRUNE_BASELINES, else "

@@ -37,14 +37,18 @@ def run(args) -> int:
 def run_spec(args, spec, text: str | None) -> int:
     """Run `spec` into args.out with the spreading options of `add_spread_args` (shared with `compare`)."""
     from ..executors import EXECUTORS
+    from ..executors.worker import cores
     from ..results.run_folder import check_out_path
 
     check_out_path(args.out)
     if args.executor not in ("process", "ray"):
         raise ConfigError(f"--executor spreads runs over 'process' or 'ray' workers, got {args.executor!r} "
                           f"(executors: {', '.join(EXECUTORS)})")
-    if args.workers is not None and args.workers < 1:
-        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    if args.workers is not None:
+        raise ConfigError(f"--workers counts evaluation processes within one run (`evoprune prune`); runs at once "
+                          f"are --parallel {args.workers}")
+    if args.parallel is not None and args.parallel < 1:
+        raise ConfigError(f"--parallel must be at least 1, got {args.parallel}")
     if args.ray_address and args.executor != "ray":
         raise ConfigError("--ray-address goes with --executor ray")
     from ..experiments.experiment import run as run_experiment
@@ -55,9 +59,11 @@ def run_spec(args, spec, text: str | None) -> int:
     spec = replace(spec, imports=tuple(dict.fromkeys([*spec.imports, *args.imports])))
 
     try:
-        outcome = run_experiment(spec, args.out, spec_text=text, workers=args.workers, executor=args.executor,
-                                 address=args.ray_address, force=args.force, progress=not args.no_progress,
-                                 baselines=args.baselines, verbose=args.verbose)
+        options = {**({"address": args.ray_address} if args.ray_address else {}),
+                   **({"verbose": True} if args.verbose else {})}
+        outcome = run_experiment(spec, args.out, spec_text=text, parallel=args.parallel or cores(),
+                                 executor=args.executor, options=options, force=args.force,
+                                 progress=not args.no_progress, baselines=args.baselines)
     except KeyboardInterrupt:
         print(f"evoprune: interrupted; the same command continues it, reusing the finished runs in {args.out} and "
               f"resuming the interrupted ones from their checkpoints: {command_line()}", file=sys.stderr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 from ..errors import ConfigError
-from .common import add_data_args, add_import_arg, add_training_args, check_model_file
+from .common import add_data_args, add_import_arg, add_training_args, check_model_file, recipe
 
 OUTPUTS = ("finetuned.keras", "finetune.json", "finetuned.sparse.npz")
 
@@ -60,9 +60,7 @@ def run(args) -> int:
             raise ConfigError(f"{args.masks}: no front point {args.point} (see front.csv's `point` column)")
         masks = check_masks(found, specs)
     tuned, report = finetune_report(model, masks, data.x_train, data.y_train, data.x_test, data.y_test, args.epochs,
-                                    data.x_val if len(data.y_val) else None, data.y_val if len(data.y_val) else None,
-                                    optimizer=args.optimizer, learning_rate=args.learning_rate,
-                                    batch_size=args.batch_size, seed=args.seed)
+                                    (data.x_val, data.y_val) if len(data.y_val) else None, recipe(args))
     os.makedirs(out, exist_ok=True)
     report = {"model": os.path.abspath(args.model), "masks": os.path.abspath(args.masks), "point": args.point, **report,
               "export": export.export_sizes(model, tuned, out, "finetuned")}

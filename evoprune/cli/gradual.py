@@ -7,7 +7,7 @@ import time
 from dataclasses import asdict
 
 from ..errors import ConfigError
-from .common import add_data_args, add_import_arg, add_training_args, check_model_file
+from .common import add_data_args, add_import_arg, add_training_args, check_model_file, recipe
 
 # history.csv: one row per epoch, the global sparsity at its end and Keras' figures.
 HISTORY_FIELDS = ("epoch", "sparsity", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
@@ -132,8 +132,7 @@ def run(args) -> int:
 
     try:
         result = gradual_prune(model, data.x_train, data.y_train, schedule, args.epochs,
-                               data.x_val if has_val else None, data.y_val if has_val else None, rule,
-                               args.optimizer, args.learning_rate, args.batch_size, args.seed, on_epoch=record)
+                               (data.x_val, data.y_val) if has_val else None, rule, recipe(args), on_epoch=record)
     finally:
         folder.close()
     seconds = time.monotonic() - started

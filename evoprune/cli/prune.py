@@ -6,75 +6,25 @@ import os
 import sys
 import time
 
-from ..search.config import CALIBRATIONS, CERTIFY_FROM, EVAL_SETS, IMPORTANCES, REFITS, SCOPES
 from ..errors import ConfigError
 from .common import add_data_args, add_import_arg, check_model_file
 
 
 def add_search_args(p) -> None:
-    """Search settings shared by `prune` and `compare` (None = the preset's or the default value).
-
-    Every registered algorithm's own settings get a flag too (`--t0`, `--population`, …), besides `--set`.
-    """
+    """Search settings shared by `prune` and `compare` (None = the preset's or the default value), each a flag made
+    from its declaration in `SearchConfig` (`search.config.setting`): the common ones among the command's main
+    options, the others under "research options". Every registered algorithm's own settings get a flag too
+    (`--t0`, `--population`, …), besides `--set`."""
     from ..algorithms import setting_types
     from ..search.config import PRESETS
 
-    p.add_argument("--preset", choices=sorted(PRESETS), help="study: the reference study's settings and protocol")
     add_data_args(p)
     add_import_arg(p)
-    p.add_argument("--budget", type=int, help="evaluations to make in all (default 1000)")
-    p.add_argument("--rate0", type=float, help="initial mutation rate (default 0.02; the study preset 0.15)")
-    p.add_argument("--objective", choices=("floor", "study"),
-                   help="floor: most global sparsity with accuracy ≥ baseline − delta (default); study: the study's cost")
-    p.add_argument("--delta", type=float, help="floor objective: allowed accuracy drop, e.g. 0.005 = half a point")
-    p.add_argument("--confidence", type=float,
-                   help="floor objective: the drop must be ≤ delta at this one-sided confidence, paired image by image "
-                        "(default 0.95; 0.5: the measured drop alone)")
-    p.add_argument("--loss-weight", type=float,
-                   help="floor objective: how much global sparsity one unit of search-set loss is worth")
-    p.add_argument("--importance", choices=IMPORTANCES,
-                   help="scores guiding starts and moves (default magnitude)")
-    p.add_argument("--moves", choices=("informed", "layer", "study"),
-                   help="informed: prune and restore by importance (default); layer: the same in one layer per move, "
-                        "chosen ∝ its weights, so most evaluations start from cached activations")
-    p.add_argument("--start", choices=("informed", "study"), help="informed: start from the importance mask")
-    p.add_argument("--start-sparsity", type=float, help="global sparsity of the informed start (default 0.6)")
-    p.add_argument("--start-refine", type=int,
-                   help="when the informed start breaks the constraint and is stepped down (x0.5, x0.25), halve the "
-                        "gap to the infeasible sparsity above it this many times, one evaluation each (default 0)")
-    p.add_argument("--scope", choices=SCOPES,
-                   help="model searches one genome of every layer's mask (default); "
-                        "layers searches one layer at a time, in model order (the study)")
-    p.add_argument("--layer-budget", choices=("weights", "equal"),
-                   help="scope layers: budget shares per layer ∝ sqrt(kernel size) (default) or equal (the study)")
-    p.add_argument("--loss-to-warmup", type=float, help="warm-up loss allowance (default 1.0)")
-    p.add_argument("--relative-threshold", action="store_true", default=None,
-                   help="loss thresholds relative to the baseline loss instead of absolute")
-    p.add_argument("--refit", choices=REFITS,
-                   help="after: re-fit the found masks' kept weights in closed form on the training images; "
-                        "loop: score every mask after its re-fit on the search images (default no)")
-    p.add_argument("--refit-folds", type=int,
-                   help="with --refit loop: score each of K folds of the search images by the re-fit solved on the "
-                        "other folds (cross-fitting, K re-fits an evaluation; default 1: re-fit on the scored images)")
-    p.add_argument("--calibration", choices=CALIBRATIONS,
-                   help="images: re-fit and compute image-driven importances on the images themselves (default); "
-                        "shifted: on those and their copies moved one pixel up, down, left and right")
-    p.add_argument("--race", action="store_true", default=None,
-                   help="race masks: score each on 1/8, then 1/2, then all the search images, dropping it once "
-                        "its drop exceeds delta at --race-confidence (default 0.999; floor objective)")
-    p.add_argument("--race-confidence", type=float, help="the one-sided confidence of racing's drops (default 0.999)")
-    p.add_argument("--certify", action=argparse.BooleanOptionalAction, default=None,
-                   help="certify the answer on images no search decision touched: the densest-to-sparsest "
-                        "candidates of the search's masks, tested by the paired floor until the first failure "
-                        "(default on; --no-certify: the search's own masks, uncertified)")
-    p.add_argument("--certify-fraction", type=float,
-                   help="the share of the validation split or of the test set held out for certification "
-                        "(default 0.5)")
-    p.add_argument("--certify-from", choices=CERTIFY_FROM,
-                   help="where the certification images come from (default auto: the validation split, or the "
-                        "test set when half of it holds more images, reporting on the rest)")
-    p.add_argument("--eval-set", choices=EVAL_SETS,
-                   help="data the search decides on (default train+validation; the study preset uses test)")
+    research = p.add_argument_group("research options (shared search settings; defaults are evoprune's search)")
+    research.add_argument("--preset", choices=sorted(PRESETS),
+                          help="study: the reference study's settings and protocol")
+    for f in flagged_settings():
+        _add_setting(p if f.metadata["common"] else research, f)
     algorithm = p.add_argument_group("algorithm settings (each applies to the algorithms that have it)")
     for name, (kind, text) in sorted(setting_types().items()):
         if kind is tuple:  # a pair, written LOW,HIGH
@@ -82,9 +32,28 @@ def add_search_args(p) -> None:
                                    type=lambda v, n=name: _pair(n, v))
         else:
             algorithm.add_argument(f"--{name.replace('_', '-')}", type=kind, help=text)
-    p.add_argument("--set", action="append", default=[], metavar="[ALGORITHM.]KEY=VALUE",
-                   help="any search setting (shared or an algorithm's), e.g. t0=0.004 or ga.population=20; "
-                        "repeatable; wins over the flags")
+    algorithm.add_argument("--set", action="append", default=[], metavar="[ALGORITHM.]KEY=VALUE",
+                           help="any search setting (shared or an algorithm's), e.g. t0=0.004 or ga.population=20; "
+                                "repeatable; wins over the flags")
+
+
+def flagged_settings() -> list:
+    """The shared settings with a flag of their own: every `SearchConfig` field declared with one."""
+    from dataclasses import fields
+
+    from ..search.config import SearchConfig
+
+    return [f for f in fields(SearchConfig) if f.metadata.get("flag")]
+
+
+def _add_setting(group, f) -> None:
+    """The flag of shared setting `f`, from its declaration: bools as --NAME / --no-NAME, choices listed."""
+    flag, default = f"--{f.name.replace('_', '-')}", f.default
+    text = f"{f.metadata['help']} (default {'on' if default is True else 'off' if default is False else default})"
+    if isinstance(default, bool):
+        group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
+    else:
+        group.add_argument(flag, type=type(default), choices=f.metadata["choices"], default=None, help=text)
 
 
 def _pair(name: str, text: str) -> tuple:
@@ -101,20 +70,14 @@ def executor_options(args) -> dict:
     return {**options, "verbose": True} if args.executor == "ray" and args.verbose else options
 
 
-# Shared settings with a flag of their own (the rest keep their defaults unless --set).
-_SHARED_FLAGS = ("budget", "rate0", "objective", "delta", "confidence", "loss_weight", "importance", "moves", "start",
-                 "start_sparsity", "start_refine", "scope", "layer_budget", "loss_to_warmup", "relative_threshold",
-                 "eval_set", "refit", "refit_folds", "calibration", "race", "race_confidence", "certify",
-                 "certify_fraction", "certify_from")
-
-
 def given_settings(args, algorithms: list[str]) -> dict[str, dict]:
     """Per algorithm, the settings the command line gives it (the budget, preset and seed aside): the shared
     flags, the algorithm-setting flags it has, then `--set` (names and values checked)."""
     from ..algorithms import setting_types
     from ..experiments.settings import check_given, owns, parse_settings
 
-    flags = {k: getattr(args, k) for k in _SHARED_FLAGS if k != "budget" and getattr(args, k) is not None}
+    flags = {f.name: getattr(args, f.name) for f in flagged_settings()
+             if f.name != "budget" and getattr(args, f.name) is not None}
     given = {k: getattr(args, k) for k in setting_types() if getattr(args, k, None) is not None}
     check_given(given, algorithms)
     per_algorithm = parse_settings(args.set, algorithms)
@@ -131,29 +94,33 @@ def search_config(args, algorithm: str, seed: int | None):
 def add_parser(sub) -> None:
     from ..algorithms import ALGORITHMS
 
-    p = sub.add_parser("prune", help="search pruning masks for a model")
+    from ..executors import EXECUTORS
+
+    p = sub.add_parser("prune", help="search pruning masks for a model",
+                       description="Search masks for one model with one algorithm; the run's folder holds "
+                                   "history.csv, summary.json, masks.npz and pruned.keras.")
     p.add_argument("--model", help="a .keras model (from `evoprune train`: DIR/model.keras)")
     p.add_argument("--algorithm", help=f"one of: {', '.join(ALGORITHMS)}")
     p.add_argument("--seed", type=int, help="random seed of the search (default 0)")
     p.add_argument("--out", help="output folder (default runs/<timestamp>)")
     p.add_argument("--resume", metavar="OUT", help="continue the run in OUT from its last checkpoint")
-    p.add_argument("--checkpoint-every", type=int, default=25, metavar="N",
-                   help="checkpoint at most every N evaluations, mid-step included (default 25)")
-    p.add_argument("--checkpoint-seconds", type=float, default=60.0, metavar="T",
-                   help="… or every T seconds, whichever comes first (default 60)")
-    p.add_argument("--finetune-epochs", type=int, default=0,
-                   help="then fine-tune the pruned model this many epochs, its masks held fixed (default 0: no)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="evaluation processes within the run (default: none, evaluations in this process); "
+                        "without --executor, a process pool")
     add_search_args(p)
-    from ..executors import EXECUTORS
-
-    p.add_argument("--executor", help=f"where evaluations run: {', '.join(EXECUTORS)} (default: process with "
+    r = p.add_argument_group("where evaluations run, checkpoints and output")
+    r.add_argument("--executor", help=f"where evaluations run: {', '.join(EXECUTORS)} (default: process with "
                                       "--workers, else serial)")
-    p.add_argument("--workers", type=int, help="worker processes for pool executors (default: one per core); "
-                                               "without --executor, a process pool")
-    p.add_argument("--ray-address", help="address of a running Ray cluster (HOST:PORT) for --executor ray")
-    p.add_argument("--force", action="store_true", help="overwrite a run already in --out")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.add_argument("--verbose", action="store_true", help="let Ray's own notices through")
+    r.add_argument("--ray-address", help="address of a running Ray cluster (HOST:PORT) for --executor ray")
+    r.add_argument("--checkpoint-every", type=int, default=25, metavar="N",
+                   help="checkpoint at most every N evaluations, mid-step included (default 25)")
+    r.add_argument("--checkpoint-seconds", type=float, default=60.0, metavar="T",
+                   help="… or every T seconds, whichever comes first (default 60)")
+    r.add_argument("--finetune-epochs", type=int, default=0,
+                   help="then fine-tune the pruned model this many epochs, its masks held fixed (default 0: no)")
+    r.add_argument("--force", action="store_true", help="overwrite a run already in --out")
+    r.add_argument("--no-progress", action="store_true", help="no progress bars")
+    r.add_argument("--verbose", action="store_true", help="let Ray's own notices through")
     p.set_defaults(run=run)
 
 
@@ -233,7 +200,7 @@ def run(args) -> int:
         check_images(len(certification[1]), config.delta, config.confidence)
 
     from ..network import models
-    from ..api import prune
+    from ..api import Execution, Folder, Hooks, Images, prune
 
     model = models.load_model(args.model, args.imports)
     models.check_input_shape(model, data.x_test)
@@ -241,13 +208,13 @@ def run(args) -> int:
     info = {**run_info(args.model, args.preset, data, config.eval_set, record),
             "cli": {name: getattr(args, name) for name in _RESUMED}}
     try:
-        result = prune(model, x_search, y_search, data.x_test, data.y_test, args.algorithm, config, out=out,
-                       force=args.force, executor=args.executor, workers=args.workers, executor_options=options,
-                       progress=not args.no_progress, run_info=info, x_train=data.x_train,
-                       y_train=data.y_train, checkpoint_every=args.checkpoint_every,
-                       checkpoint_seconds=args.checkpoint_seconds, resume=bool(args.resume),
-                       finetune_epochs=args.finetune_epochs or 0, imports=args.imports,
-                       certification=certification)
+        images = Images((x_search, y_search), (data.x_test, data.y_test), (data.x_train, data.y_train),
+                        certification)
+        result = prune(model, images, args.algorithm, config,
+                       folder=Folder(out, args.force, bool(args.resume), args.checkpoint_every,
+                                     args.checkpoint_seconds, info),
+                       execution=Execution(args.executor, args.workers, options, args.imports),
+                       hooks=Hooks(progress=not args.no_progress), finetune_epochs=args.finetune_epochs or 0)
     except KeyboardInterrupt:
         print(f"evoprune: interrupted; {_how_to_continue(out)}", file=sys.stderr)
         return 130

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -14,7 +14,7 @@ from ..network.masks import digest, split
 from .context import (Context, EvalResult, checked_images, per_image_result, unpack_genome, unpack_mask,
                       verified_fixed_masks)
 from ..network.models import chain_layers, run_layers
-from .graph import PARALLEL_CHUNKS, compile_chain, compile_prefix, compile_scorer, example_floats, kernel_variables
+from .graph import compile_chain, compile_prefix, compile_scorer, example_floats, kernel_variables
 
 # Bytes of the largest activation of one chunk. Measured on LeNet-5 with 10,000 images (2 cores):
 # 8 MiB (435 images at conv1) beats 2-4 MiB (per-op overheads) and 16-64 MiB (cache misses).
@@ -23,8 +23,6 @@ CHUNK_BYTES = 8 << 20
 # prefixes each prunable layer's input keeps (the current solution's, and a few recent ones).
 ACTIVATION_BYTES = 3 << 30
 PREFIXES_PER_LAYER = 4
-# Racing: the share of the images each stage has seen when a candidate may be dropped.
-STAGES = (0.125, 0.5)
 
 
 @dataclass
@@ -76,9 +74,8 @@ class MaskEvaluator:
         self._chunked: dict[int, tuple] = {}
         self._tensors: tuple | None = None  # the images and labels as tensors, made on first use
         self._cache: OrderedDict[tuple, _Entry] = OrderedDict()  # (layer, key) -> verified context's entry
-        # (position, digest of masks before it) -> the activations (N, ...) as tf.Tensors, fed back without a
-        # copy: the pieces a raced genome's stages reached, joined on first use (most are never used)
-        self._acts: OrderedDict[tuple, list] = OrderedDict()
+        # (position, digest of masks before it) -> the activations (N, ...) as a tf.Tensor, fed back without a copy
+        self._acts: OrderedDict[tuple, object] = OrderedDict()
         self._acts_bytes = 0
 
     @property
@@ -86,15 +83,9 @@ class MaskEvaluator:
         """Whether evaluations of one layer start from cached activations (else a masked full forward)."""
         return self._chain is not None
 
-    def evaluate(self, context: Context, candidates: Sequence[np.ndarray],
-                 race: Callable[[EvalResult], bool] | None = None) -> list[EvalResult]:
+    def evaluate(self, context: Context, candidates: Sequence[np.ndarray]) -> list[EvalResult]:
         """Score packed masks of `context.layer`, or packed whole-model genomes (all prunable layers'
         flattened masks concatenated in `specs` order) when it is None.
-
-        With `race`, each candidate is scored in stages (the first 1/8 of the images, then 1/2,
-        then all) and dropped as soon as `race(partial result)` is False: its result then covers
-        the images seen (`images` < N). A candidate that runs to the end scores exactly as
-        without racing.
 
         Raises StaleContextError if the context's key is not the digest of its fixed masks, and
         ValueError if the context or a candidate does not fit the model.
@@ -104,71 +95,22 @@ class MaskEvaluator:
             return []
         if context.layer is None and self.incremental and self.is_chain:
             total = sum(s.size for s in self.specs)
-            return [self._genome(split(unpack_genome(p, total), self.specs), race) for p in candidates]
+            return [self._genome(split(unpack_genome(p, total), self.specs)) for p in candidates]
         stacks = self._candidate_kernels(context.layer, candidates)
         scorer = self._scorer(context.layer)
         entry = self._entry(context, fixed_masks, scorer)
         _, labels = self._chunks(scorer.chunk)
-        if race is None:
-            loss, matches = scorer.fn(entry.inputs, labels, stacks, entry.fixed)
-            return [per_image_result(row_loss, row_matches) for row_loss, row_matches in
-                    zip(loss.numpy()[:, : self.n], matches.numpy()[:, : self.n])]
-        inputs = entry.inputs.numpy()
-        inputs = inputs.reshape(-1, *inputs.shape[2:])[: self.n]
-        tf = import_tensorflow()
+        loss, matches = scorer.fn(entry.inputs, labels, stacks, entry.fixed)
+        return [per_image_result(row_loss, row_matches) for row_loss, row_matches in
+                zip(loss.numpy()[:, : self.n], matches.numpy()[:, : self.n])]
 
-        def images(g: int, a: int, b: int) -> tuple:
-            # Images [a, b), and on to whole rounds of chunks, in chunks of their own: no image's result
-            # depends on the others in its chunk.
-            b = self._chunks_end(a, b, scorer.chunk)
-            loss, matches = scorer.fn(tf.constant(_chunked(inputs[a:b], scorer.chunk)),
-                                      tf.constant(_chunked(self._y[a:b], scorer.chunk)),
-                                      [k[g:g + 1] for k in stacks], entry.fixed)
-            return loss.numpy()[0][: b - a], matches.numpy()[0][: b - a]
-
-        return [self._staged(lambda a, b, g=g: images(g, a, b), self._stops(), race) for g in range(len(candidates))]
-
-    def _stops(self) -> list[int]:
-        """The image counts after which a raced candidate may be dropped, ending with all of them."""
-        return sorted({max(1, round(f * self.n)) for f in STAGES} | {self.n})
-
-    def _staged(self, run: Callable[[int, int], tuple], stops: Sequence[int],
-                race: Callable[[EvalResult], bool]) -> EvalResult:
-        """A candidate scored stage by stage, dropped as soon as `race` is False after a stage.
-
-        `run(begin, end)` -> the per-image losses and matches of images [begin, end), and of some images after
-        them when it scores whole chunks: those serve the next stages instead of being scored again.
-        """
-        losses, matches, done = [], [], 0
-        for end in stops:
-            if done < end:
-                loss, match = run(done, end)
-                losses.append(loss)
-                matches.append(match)
-                done += len(loss)
-            partial = per_image_result(np.concatenate(losses)[:end], np.concatenate(matches)[:end])
-            if end < stops[-1] and not race(partial):
-                break
-        return partial
-
-    def _chunks_end(self, begin: int, end: int, chunk: int) -> int:
-        """Where whole rounds of PARALLEL_CHUNKS chunks from image `begin` on cover images [begin, end) (at most N).
-
-        The compiled functions run that many chunks at once, so a stage filling them with the next
-        stages' images, rather than with padding, takes about as long and spares those stages.
-        """
-        step = chunk * PARALLEL_CHUNKS
-        return min(self.n, begin + -(-(end - begin) // step) * step)
-
-    def _genome(self, masks: dict, race: Callable[[EvalResult], bool] | None) -> EvalResult:
+    def _genome(self, masks: dict) -> EvalResult:
         """A whole-model genome on a chain model, from the deepest prefix of its masks whose activations are cached.
 
         The layers after it run segment by segment up to the last prunable layer, whose scorer ends
-        the forward, in one compiled call per racing stage at most (a stage runs whole rounds of
-        the first segment's chunks, so a later stage its predecessor covered needs no call): the
-        same segments, chunks and ops as every other path, so the same bits. The activations
-        reached at each prunable layer are cached for later genomes sharing that prefix (once
-        every image has gone through).
+        the forward, in one compiled call: the same segments, chunks and ops as every other path, so
+        the same bits. The activations reached at each prunable layer are cached for later genomes
+        sharing that prefix.
         """
         bounds = [s.index for s in self.specs]
         keys = [self._prefix_key(pos, masks) for pos in bounds]
@@ -177,42 +119,26 @@ class MaskEvaluator:
             first, h = 0, self._activations(bounds[0], masks) if self._has_prefix(bounds[0]) else self._data()[0]
         else:
             h = self._cached(keys[first])
-        fn, names, chunk = self._run(tuple(bounds[first:]), scored=True)
-        kernels = self._masked_kernels(names, masks)  # made once, for every stage
-        reached: list[list] = [[] for _ in bounds[first + 1:]]
-        done = 0
-
-        def run(a: int, b: int) -> tuple:
-            nonlocal done
-            done = self._chunks_end(a, b, chunk)
-            out = fn(h, self._data()[1], a, done, kernels)
-            for pieces, x in zip(reached, out["reached"]):
-                pieces.append(x)
-            return np.asarray(out["loss"]), np.asarray(out["matches"])
-
-        if race is None:
-            result = per_image_result(*run(0, self.n))
-        else:
-            result = self._staged(run, self._stops(), race)
-        if done == self.n:
-            for key, pieces in zip(keys[first + 1:], reached):
-                self._keep(key, pieces)
-        return result
+        fn, names, _ = self._run(tuple(bounds[first:]), scored=True)
+        out = fn(h, self._data()[1], 0, self.n, self._masked_kernels(names, masks))
+        for key, activations in zip(keys[first + 1:], out["reached"]):
+            self._keep(key, activations)
+        return per_image_result(np.asarray(out["loss"]), np.asarray(out["matches"]))
 
     def _prefix_key(self, pos: int, masks: dict) -> tuple:
         """The cache key of the activations entering chain position `pos` under `masks`."""
         return pos, digest({s.name: masks[s.name] for s in self.specs if s.index < pos})
 
-    def _keep(self, key: tuple, pieces: list) -> None:
-        """Cache activations (tf.Tensors to join along the images) under `key`: at most PREFIXES_PER_LAYER per
-        position and ACTIVATION_BYTES in all, the least recently used going first."""
+    def _keep(self, key: tuple, activations) -> None:
+        """Cache activations (a tf.Tensor) under `key`: at most PREFIXES_PER_LAYER per position and
+        ACTIVATION_BYTES in all, the least recently used going first."""
         if key in self._acts:
             self._acts.move_to_end(key)
             return
-        if _nbytes(pieces) > ACTIVATION_BYTES // PREFIXES_PER_LAYER:
+        if _nbytes(activations) > ACTIVATION_BYTES // PREFIXES_PER_LAYER:
             return  # too large to keep a few: recomputed when needed
-        self._acts[key] = pieces
-        self._acts_bytes += _nbytes(pieces)
+        self._acts[key] = activations
+        self._acts_bytes += _nbytes(activations)
         same = [k for k in self._acts if k[0] == key[0]]
         while len(same) > PREFIXES_PER_LAYER or self._acts_bytes > ACTIVATION_BYTES:
             old = same.pop(0) if len(same) > PREFIXES_PER_LAYER else next(iter(self._acts))
@@ -220,12 +146,9 @@ class MaskEvaluator:
             same = [k for k in self._acts if k[0] == key[0]]
 
     def _cached(self, key: tuple):
-        """The activations cached under `key` as one tf.Tensor, now the most recently used."""
+        """The activations cached under `key` (a tf.Tensor), now the most recently used."""
         self._acts.move_to_end(key)
-        pieces = self._acts[key]
-        if len(pieces) > 1:
-            self._acts[key] = pieces = [import_tensorflow().concat(pieces, 0)]
-        return pieces[0]
+        return self._acts[key]
 
     def images_per_chunk(self, layer: str | None) -> int:
         """Images per compiled chunk when evaluating `layer` (None: whole-model genomes)."""
@@ -297,7 +220,7 @@ class MaskEvaluator:
         fn, names, _ = self._run(tuple(bounds[first:]), scored=False)
         reached = fn(h, self._data()[1], 0, self.n, self._masked_kernels(names, fixed_masks))["reached"]
         for key, activations in zip(keys[first + 1:], reached):
-            self._keep(key, [activations])
+            self._keep(key, activations)
         return reached[-1]
 
     def _has_prefix(self, start: int) -> bool:
@@ -380,9 +303,9 @@ def _remember(cache: OrderedDict, key, value, bound: int) -> None:
         cache.popitem(last=False)
 
 
-def _nbytes(tensors: list) -> int:
-    """Bytes of the tf.Tensors' values."""
-    return sum(t.shape.num_elements() * t.dtype.size for t in tensors)
+def _nbytes(tensor) -> int:
+    """Bytes of a tf.Tensor's values."""
+    return tensor.shape.num_elements() * tensor.dtype.size
 
 
 def _chunked(a: np.ndarray, chunk: int) -> np.ndarray:

@@ -1,13 +1,12 @@
 """Scores masks after their closed-form re-fit: the fitness of a search with the re-fit in the loop."""
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from .._tf import import_keras
 from ..network import models
-from ..network.calibration import calibration_images
 from ..network.masks import split
 from ..network.refit import DEFAULT_BATCH, DEFAULT_RIDGE, Refitter
 from .context import (Context, EvalResult, checked_images, per_image_result, unpack_genome, unpack_mask,
@@ -20,14 +19,9 @@ PREFIXES_PER_LAYER = 4
 
 class RefitEvaluator:
     """Scores each mask set by the model whose kept weights are re-fitted for it (`network.refit.Refitter`), so a
-    search sees how far re-fitting lets it prune.
-
-    With `folds` = 1 the re-fit is solved on the evaluation images themselves, which flatters it: it
-    matches the unpruned model on exactly the images it is judged on. With `folds` = K ≥ 2 the images are
-    dealt into K folds (image i to fold i mod K) and each fold is scored by the re-fit solved on the
-    other folds' images (cross-fitting): every image is judged by a re-fit that never saw it, at K re-fits
-    an evaluation. With `calibration` "shifted" each re-fit is solved on its images and their one-pixel shifts
-    (`network.calibration`), and still scores the images alone.
+    search sees how far re-fitting lets it prune. The re-fit is solved on the evaluation images themselves: it
+    matches the unpruned model on exactly the images it is judged on, which is why a run's answer is certified on
+    other images (`pruned.certify`).
 
     The unpruned model is not re-fitted: a mask set that prunes nothing scores as the model itself
     (the baseline that objectives compare with). Scores are exact and independent of what was
@@ -35,30 +29,16 @@ class RefitEvaluator:
     """
 
     def __init__(self, model, x: np.ndarray, y: np.ndarray, ridge: float = DEFAULT_RIDGE,
-                 batch_size: int = DEFAULT_BATCH, folds: int = 1, calibration: str = "images"):
+                 batch_size: int = DEFAULT_BATCH):
         self.model = model
         self.specs = models.prunable_layers(model)
         self._x, self._y = checked_images(x, y)
         self.n, self.batch_size = len(self._y), batch_size
-        if not 1 <= folds <= self.n:
-            raise ValueError(f"folds must be between 1 and the {self.n} images, got {folds}")
-        # each fold's images and the re-fit that scores them; one fold: all images, re-fitted on themselves
-        self._held = [np.flatnonzero(np.arange(self.n) % folds == k) for k in range(folds)] if folds > 1 else []
-        self._held_x = [self._x[held] for held in self._held]  # taken once: every evaluation predicts on them
-        fit_on = [np.delete(self._x, held, axis=0) for held in self._held] or [self._x]
-        # calibration copies come after the images they are made from: they are fitted on, never scored
-        self.refitters = [Refitter(model, calibration_images(x_fit, calibration), ridge, batch_size,
-                                   keep=PREFIXES_PER_LAYER) for x_fit in fit_on]
+        self.refitter = Refitter(model, self._x, ridge, batch_size, keep=PREFIXES_PER_LAYER)
         self._unpruned: np.ndarray | None = None
 
-    def evaluate(self, context: Context, candidates: Sequence[np.ndarray],
-                 race: Callable[[EvalResult], bool] | None = None) -> list[EvalResult]:
-        """Score packed masks of `context.layer` (or whole-model genomes when it is None) after their re-fit.
-
-        Racing is not offered: the re-fit needs every image before anything can be scored.
-        """
-        if race is not None:
-            raise ValueError("masks scored after a re-fit cannot be raced")
+    def evaluate(self, context: Context, candidates: Sequence[np.ndarray]) -> list[EvalResult]:
+        """Score packed masks of `context.layer` (or whole-model genomes when it is None) after their re-fit."""
         fixed = verified_fixed_masks(context, self.specs)
         results = []
         for packed in candidates:
@@ -73,14 +53,8 @@ class RefitEvaluator:
     def _score(self, masks: dict) -> EvalResult:
         if all(m.all() for m in masks.values()):
             return self._result(self._unpruned_outputs())
-        if not self._held:
-            self.refitters[0].fit(masks, report=False)
-            return self._result(self.refitters[0].outputs(self.n))
-        probs = np.empty_like(self._unpruned_outputs())
-        for refitter, held, x_held in zip(self.refitters, self._held, self._held_x):
-            refitter.fit(masks, report=False)
-            probs[held] = refitter.predict(x_held)
-        return self._result(probs)
+        self.refitter.fit(masks, report=False)
+        return self._result(self.refitter.outputs(self.n))
 
     def _unpruned_outputs(self) -> np.ndarray:
         """The unpruned model's outputs over the images: computed once, in batches of the re-fit's size."""

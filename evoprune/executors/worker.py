@@ -11,6 +11,11 @@ from .serial import run_batch
 _tasks_done = 0
 
 
+def cores() -> int:
+    """The cores this process may use (its CPU affinity where the system has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def initialize(problem, threads: int, slots=None) -> None:
     """Prepare an evaluation worker: `prepare_process`, then the problem's evaluator."""
     prepare_process(threads, slots)

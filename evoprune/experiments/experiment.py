@@ -12,8 +12,9 @@ import os
 import shutil
 import sys
 import threading
+import time
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Callable, Mapping
 
 from ..algorithms import importance_for, make_algorithm
 from ..errors import ConfigError, ModelError
@@ -124,17 +125,16 @@ def _model_files(model: dict, folders: list[str]) -> frozenset[str]:
     return frozenset(files)
 
 
-def run(spec: Spec, out: str, *, spec_text: str | None = None, workers: int | None = None,
-        executor: str = "process", address: str | None = None, threads: int | None = None, force: bool = False,
-        progress: bool = True, baselines: str | None = None, verbose: bool = False,
+def run(spec: Spec, out: str, *, spec_text: str | None = None, parallel: int = 1, executor: str = "process",
+        options: Mapping = {}, force: bool = False, progress: bool = True, baselines: str | None = None,
         say: Callable[[str], None] = print) -> Outcome:
     """Run every variant × seed of `spec` into OUT, then write the report.
 
-    Without `workers` the runs go one after another in this process. With `workers` (or
-    `executor="ray"`) they are spread over a pool, one run per worker, each worker with
-    `threads` TensorFlow threads (default: its share of the cores, one for N workers on N
-    cores); the runs are the same, bit for bit, as made one by one here. Finished runs of
-    the same spec are reused and interrupted ones resumed.
+    With `parallel` = 1 (and a local executor) the runs go one after another in this process. Otherwise they are
+    spread over a pool of `parallel` workers (at most one per run to make; or a Ray cluster), one run per worker,
+    each with its share of the cores (one TensorFlow thread for N workers on N cores); the runs are the same, bit
+    for bit, as made one by one here; `options` go to the executor (Ray's `address`, `verbose`). Finished runs of the
+    same spec are reused and interrupted ones resumed.
     """
     check_folder(out, spec, force)
     training = spec.training()
@@ -185,8 +185,8 @@ def run(spec: Spec, out: str, *, spec_text: str | None = None, workers: int | No
         record.update(spec=spec.to_dict(), digest=spec.digest(), model=model_record,
                       baseline=read_baseline(model_path), data=jobs[0].info["data"])
         record["sessions"].append({"started": now(), "reused": len(outcome.reused), "resumed": len(outcome.resumed),
-                                   "started_runs": len(outcome.started), "workers": workers or 1,
-                                   "executor": executor if workers or executor == "ray" else "this process",
+                                   "started_runs": len(outcome.started), "parallel": parallel,
+                                   "executor": executor if parallel > 1 or executor == "ray" else "this process",
                                    **environment()})
         io.write_json(record_path, record)
         say(f"{len(jobs)} runs ({len(spec.variants)} variants × {len(spec.seeds)} seeds): "
@@ -197,14 +197,12 @@ def run(spec: Spec, out: str, *, spec_text: str | None = None, workers: int | No
 
         todo = [j for j in jobs if j.name not in outcome.reused]
         if todo:
-            kinds = {(importance_for(make_algorithm(j.variant.algorithm, j.config), j.config), j.config.calibration)
-                     for j in todo}
+            kinds = {importance_for(make_algorithm(j.variant.algorithm, j.config), j.config) for j in todo}
             payload = Payload(models.to_bytes(model), data,
-                              {(k, c): importance.compute(k, model, specs, data.x_train, data.y_train, c)
-                               for k, c in kinds if k is not None}, modules_for(model, spec.imports))
+                              {k: importance.compute(k, model, specs, data.x_train, data.y_train)
+                               for k in kinds if k is not None}, modules_for(model, spec.imports))
             with _Watch(todo, progress, say):
-                options = {**({"address": address} if address else {}), **({"verbose": True} if verbose else {})}
-                _execute(todo, payload, workers, executor, threads, options)
+                _execute(todo, payload, min(parallel, len(todo)), executor, options)
         outcome.summaries = {j.name: io.read_json(os.path.join(j.folder, "summary.json")) for j in jobs}
         record["sessions"][-1]["finished"] = now()
         io.write_json(record_path, record)
@@ -212,18 +210,16 @@ def run(spec: Spec, out: str, *, spec_text: str | None = None, workers: int | No
         return outcome
 
 
-def _execute(jobs: list[Job], payload: Payload, workers: int | None, executor: str, threads: int | None,
-             options: dict) -> None:
+def _execute(jobs: list[Job], payload: Payload, workers: int, executor: str, options: dict) -> None:
     """Each job in this process, one after another, or one job per worker of a process pool or Ray."""
-    if executor != "ray" and workers is None:
+    if executor != "ray" and workers == 1:
         for job in jobs:
             run_job(job, payload)
         return
     from ..executors import make_executor
 
     # Runs take minutes to hours: no deadline, only the workers' liveness is watched.
-    ex = make_executor(executor, workers, task_timeout=float("inf"), initializer=prepare_worker, threads=threads,
-                       **options)
+    ex = make_executor(executor, workers, task_timeout=float("inf"), initializer=prepare_worker, **options)
     with ex:
         ex.start(payload)
         ex.map(run_job, jobs, chunk_size=1)
@@ -235,6 +231,7 @@ class _Watch:
 
     def __init__(self, jobs: list[Job], progress: bool, say: Callable[[str], None]):
         self.jobs, self.say = jobs, say
+        self.total, self.started = sum(j.config.budget for j in jobs), time.monotonic()
         self.bar = None
         if progress and sys.stderr.isatty():
             from tqdm.auto import tqdm
@@ -260,18 +257,28 @@ class _Watch:
             self._poll()
 
     def _poll(self) -> None:
-        spent = 0
+        finished = []
         for job in self.jobs:
             summary = os.path.join(job.folder, "summary.json")
             if job.name not in self.done and os.path.exists(summary):
-                s = io.read_json(summary)
                 self.done.add(job.name)
-                line = (f"{job.name}: test accuracy {s['final_accuracy']:.4f}, global sparsity "
-                        f"{s['sparsity_global']:.4f}, {s['evaluations']} evaluations in {s['seconds']:.1f} s")
-                self.bar.write(line) if self.bar is not None else self.say(line)
-            spent += job.config.budget if job.name in self.done else _evaluations(job.folder)
+                finished.append((job.name, io.read_json(summary)))
+        spent = sum(j.config.budget if j.name in self.done else _evaluations(j.folder) for j in self.jobs)
+        for name, s in finished:
+            line = (f"{name}: test accuracy {s['final_accuracy']:.4f}, global sparsity {s['sparsity_global']:.4f}, "
+                    f"{s['evaluations']} evaluations in {s['seconds']:.1f} s; {len(self.done)} of {len(self.jobs)} "
+                    f"runs done{remaining(time.monotonic() - self.started, spent, self.total)}")
+            self.bar.write(line) if self.bar is not None else self.say(line)
         if self.bar is not None:
             self.bar.update(spent - self.bar.n)
+
+
+def remaining(elapsed: float, spent: int, total: int) -> str:
+    """", about 12 min left": the time the evaluations still to make take at the pace so far ("" when done)."""
+    if spent >= total or spent <= 0:
+        return ""
+    left = elapsed * (total - spent) / spent
+    return f", about {left / 60:.0f} min left" if left >= 90 else f", about {left:.0f} s left"
 
 
 def _evaluations(folder: str) -> int:

@@ -10,7 +10,7 @@ from ..algorithms import config_record, importance_for, make_algorithm
 from ..problem.data import PreparedData
 from ..results import io
 from ..results.checkpoint import CHECKPOINT
-from ..search.config import BEFORE, SearchConfig
+from ..search.config import BEFORE, SearchConfig, without_removed
 from .baselines import certification_split, search_data
 from .operators import Customize
 from .spec import Variant
@@ -26,7 +26,7 @@ class Payload:
 
     model_bytes: bytes
     data: PreparedData
-    scores: dict = field(default_factory=dict)  # (importance kind, calibration) -> scores, computed once for all runs
+    scores: dict = field(default_factory=dict)  # importance kind -> scores, computed once for all runs
     imports: tuple[str, ...] = ()
 
 
@@ -65,7 +65,8 @@ def differences(recorded: dict | None, plan: dict, model_files: Collection[str] 
     # What a run recorded before a setting existed did: its default then (the setting's default now, but for
     # certification, which runs made before it never had).
     defaults = {**config_record(make_algorithm(plan["algorithm"], SearchConfig()), SearchConfig()), **BEFORE}
-    known = recorded.get("config", {})
+    known = without_removed(recorded.get("config", {}), strict=False)
+    recorded = {**recorded, "config": known}
     plan = {**plan, "config": {k: v for k, v in plan["config"].items()
                                if k in known or k not in defaults or v != defaults[k]}}
     if (recorded.get("model") or {}).get("sha256") in model_files:
@@ -120,7 +121,7 @@ def run(job: Job, payload: Payload | None = None) -> dict:
 
     Idempotent, so a job lost with a worker can be given again: it continues from its checkpoint.
     """
-    from ..api import prune
+    from ..api import Execution, Folder, Hooks, Images, prune
     from ..network import models
     from ..network.custom import import_modules
 
@@ -133,13 +134,14 @@ def run(job: Job, payload: Payload | None = None) -> dict:
         customize = Customize(job.variant.operators) if job.variant.operators else None
         # Here rather than in `prepare_worker`: one that fails is the task's error, which the pool reports.
         import_modules(payload.imports)
-        prune(models.from_bytes(payload.model_bytes), x, y, data.x_test, data.y_test, job.variant.algorithm,
-              job.config, out=job.folder, force=state == "start", resume=state == "resume", progress=False,
-              x_train=data.x_train, y_train=data.y_train,
-              scores=payload.scores.get((importance_for(algo, job.config), job.config.calibration)),
-              customize=customize, run_info={**job.info, "plan": job.plan}, imports=payload.imports,
-              say=lambda line: None,  # the experiment names skipped layers once, for all its runs
-              certification=certification)
+        images = Images((x, y), (data.x_test, data.y_test), (data.x_train, data.y_train), certification)
+        prune(models.from_bytes(payload.model_bytes), images, job.variant.algorithm, job.config,
+              folder=Folder(job.folder, force=state == "start", resume=state == "resume",
+                            record={**job.info, "plan": job.plan}),
+              execution=Execution(imports=payload.imports),
+              # the experiment names skipped layers once, for all its runs
+              hooks=Hooks(customize=customize, progress=False, say=lambda line: None),
+              scores=payload.scores.get(importance_for(algo, job.config)))
     return io.read_json(os.path.join(job.folder, "summary.json"))
 
 

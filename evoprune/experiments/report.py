@@ -23,10 +23,20 @@ def samples(runs) -> dict:
 
 def report(out: str) -> list[str]:
     """Write OUT/summary.md (opening with the verdict), summary.csv and the figures; return their paths."""
+    paths, runs = _tables(out)
+    return paths + plots.write_figures(out, runs)
+
+
+def tables(out: str) -> list[str]:
+    """Write OUT/summary.md and summary.csv alone (what `report` writes but the figures); return their paths."""
+    return _tables(out)[0]
+
+
+def _tables(out: str) -> tuple[list[str], list]:
     runs = aggregate.load_runs(out)
     if not runs:
         raise ConfigError(f"{out}: no finished runs (no {aggregate.RUNS_DIR}/*/summary.json)")
     study = any(r.info.get("preset") == "study" for r in runs)
     metrics = verdict.DEFAULT_METRICS + ((LAYER_MEAN,) if study else ())
     opening = verdict.markdown(verdict.verdict(samples(runs), metrics))
-    return aggregate.write_tables(out, runs, opening) + plots.write_figures(out, runs)
+    return aggregate.write_tables(out, runs, opening), runs

@@ -6,7 +6,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from ..algorithms import algorithm_class, setting_types
 from ..errors import ConfigError
-from ..search.config import SearchConfig
+from ..search.config import REMOVED, SearchConfig
 
 
 def setting_type(key: str) -> type:
@@ -17,6 +17,8 @@ def setting_type(key: str) -> type:
         return shared[key]
     if key in algorithm:
         return algorithm[key]
+    if key in REMOVED:
+        raise ConfigError(f"setting {key} was removed from evoprune: {REMOVED[key][1]}")
     raise ConfigError(f"no search setting {key!r} (settings: {', '.join(sorted({*shared, *algorithm} - {'seed'}))})")
 
 

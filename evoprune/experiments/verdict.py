@@ -132,6 +132,8 @@ class Pair:
     p_holm: float  # adjusted over the pairs of this metric
     a12: float
     method: str
+    mean_a: float = math.nan  # the mean of a's finite values (NaN for none), as the report's tables show it
+    mean_b: float = math.nan
 
     @property
     def tested(self) -> bool:
@@ -152,8 +154,12 @@ def pairwise(samples: Mapping[str, Iterable[float]], better: str = "higher") -> 
         effect = a12(t.u, n_a, n_b, better) if t.method != "none" else math.nan
         found.append((a, b, n_a, n_b, t, effect))
     adjusted = holm([t.p for *_, t, _ in found])
-    return [Pair(a, b, n_a, n_b, t.u, t.p, q, effect, t.method)
+    return [Pair(a, b, n_a, n_b, t.u, t.p, q, effect, t.method, _mean(values[a]), _mean(values[b]))
             for (a, b, n_a, n_b, t, effect), q in zip(found, adjusted)]
+
+
+def _mean(x: np.ndarray) -> float:
+    return float(x.mean()) if x.size else math.nan
 
 
 # ----- all variants -----
@@ -247,40 +253,60 @@ def sentences(v: Verdict) -> list[str]:
 
 
 def pair_sentence(p: Pair, m: Metric, alpha: float = ALPHA) -> str:
-    """The pair in words: a difference is claimed only when the Holm-adjusted p is below alpha."""
+    """The pair in words, always with a direction and a size (the means, A12): a difference is claimed only when
+    the Holm-adjusted p is below alpha."""
     if not p.tested:
-        return (f"{p.a} vs {p.b}, {m.label}: no test possible with {p.n_a} and {p.n_b} runs "
-                f"(the test needs 2 a side).")
+        return (f"No test possible between {p.a} and {p.b} in {m.label} with {p.n_a} and {p.n_b} runs (the test "
+                f"needs 2 a side){_means(m, p.mean_a, p.mean_b, ': ')}.")
     each = f"{p.n_a} seeds each" if p.n_a == p.n_b else f"{p.n_a} and {p.n_b} seeds"
     if p.detected(alpha):
-        win, lose, effect = (p.a, p.b, p.a12) if p.a12 >= 0.5 else (p.b, p.a, 1.0 - p.a12)
-        return f"{win} {m.phrase} {lose}: A12 = {effect:.2f}, {_p(p.p_holm, alpha)} after Holm ({each})."
-    at = f"{p.n_a} seeds" if p.n_a == p.n_b else f"{p.n_a} and {p.n_b} seeds"
+        if p.a12 >= 0.5:
+            win, lose, effect, means = p.a, p.b, p.a12, (p.mean_a, p.mean_b)
+        else:
+            win, lose, effect, means = p.b, p.a, 1.0 - p.a12, (p.mean_b, p.mean_a)
+        return (f"{win} {m.phrase} {lose}:{_means(m, *means, ' ', ',')} A12 = {effect:.2f}, "
+                f"Holm-adjusted {_p(p.p_holm, alpha)} ({each}).")
     floor = smallest_p(p.n_a, p.n_b)
     # Say so when the seeds alone rule a difference out, whatever the runs had shown.
-    limit = f"; {each} cannot give p below {floor:.2f}" if floor >= alpha else ""
-    return (f"{p.a} vs {p.b}, {m.label}: no difference detected at {at} "
-            f"(A12 = {p.a12:.2f}, {_p(p.p_holm, alpha)} after Holm{limit}).")
+    limit = (f", which cannot give p below {floor:.2f} however far apart the runs are" if floor >= alpha else "")
+    return (f"No difference detected between {p.a} and {p.b} in {m.label}:{_means(m, p.mean_a, p.mean_b, ' ', ',')} "
+            f"A12 = {p.a12:.2f}, Holm-adjusted {_p(p.p_holm, alpha)} ({each}{limit}).")
+
+
+def _means(m: Metric, a: float, b: float, before: str = "", after: str = "") -> str:
+    """'96.10 % vs 95.90 % (mean)' (or '0.42 vs 0.36 points (mean)'); nothing when a mean is unknown."""
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return ""
+    shown = (f"{m.show(a)} % vs {m.show(b)} %" if m.unit == "%" else
+             f"{m.show(a)} vs {m.show(b)}{' ' + m.unit if m.unit else ''}")
+    return f"{before}{shown} (mean){after}"
 
 
 def friedman_sentence(f: Friedman, m: Metric, alpha: float = ALPHA) -> str:
     """The Friedman result and mean ranks in words, or why it was not run."""
     if not f.computed:
         return f"Friedman test on {m.label} not run: {f.skipped}."
-    found = "the variants differ" if f.p < alpha else "no difference detected"
+    found = "the variants differ" if f.p < alpha else "no difference detected among them"
     ranks = ", ".join(f"{v} {r:.1f}" for v, r in f.mean_ranks.items())
-    return (f"Friedman over {len(f.seeds)} seeds, {len(f.mean_ranks)} variants, {m.label}: "
-            f"χ² = {f.statistic:.1f}, {_p(f.p, alpha)}, {found}; mean ranks (1 = {m.superlative}): {ranks}.")
+    return (f"All {len(f.mean_ranks)} variants together, {m.label}: {found} (Friedman test over "
+            f"{len(f.seeds)} seeds: χ² = {f.statistic:.1f}, {_p(f.p, alpha)}); mean ranks (1 = {m.superlative}): "
+            f"{ranks}.")
 
 
 def markdown(v: Verdict, title: str | None = "Verdict") -> list[str]:
-    """The verdict as markdown lines: the sentences as a list, how to read them, then a table per metric."""
+    """The verdict as markdown lines: how to read it, the sentences as a list, then a table per metric."""
     lines = [f"## {title}", ""] if title else []
-    lines += [f"- {s}" for s in sentences(v)]
-    lines += ["", f"Two-sided Mann–Whitney U per pair of variants, p adjusted with Holm over the pairs of each "
-                  f"metric; A12 is the chance that a run of the first variant beats one of the second (ties "
-                  f"count ½); a difference is claimed when the adjusted p is below {v.alpha:g}. Friedman: seeds "
-                  f"as blocks, only the seeds every variant has; mean rank 1 is the best."]
+    said = sentences(v)
+    if said:
+        lines += [f"Each line compares two variants over their seeds (two-sided Mann–Whitney U test). A12 is the "
+                  f"probability that a run of the first-named variant beats a run of the second (0.50: as often one "
+                  f"as the other; ties count ½). The Holm-adjusted p is the test's p-value adjusted for making "
+                  f"several comparisons (those on the same metric); a difference is claimed only when it is below "
+                  f"{v.alpha:g}. With 3 or more variants, the Friedman test weighs them all at once, seed by seed "
+                  f"(only the seeds every variant has); mean rank 1 is the best.", ""]
+        lines += [f"- {s}" for s in said]
+    else:
+        lines += [f"A single variant ({', '.join(v.variants)}): nothing to compare; its figures over seeds follow."]
     for mv in v.metrics:
         lines += ["", *_table(mv)]
     return lines

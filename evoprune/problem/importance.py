@@ -7,7 +7,6 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .._tf import import_keras, import_tensorflow
-from ..network.calibration import calibration_images
 from ..network.masks import LayerSpec, Masks, flatten, split
 
 Scores = dict[str, np.ndarray]
@@ -186,18 +185,12 @@ def _pruning_order(model, specs: Sequence[LayerSpec], x: np.ndarray, schedule: S
     return split((place + 1.0) / total, specs)
 
 
-def compute(kind: str, model, specs: Sequence[LayerSpec], x_train=None, y_train=None,
-            calibration: str = "images") -> Scores:
-    """The scores of `kind` (one of IMPORTANCES), those computed from images on the `calibration` images made from
-    `x_train` (`network.calibration`)."""
+def compute(kind: str, model, specs: Sequence[LayerSpec], x_train=None, y_train=None) -> Scores:
+    """The scores of `kind` (one of IMPORTANCES), those computed from images on `x_train` (and `y_train`)."""
     if kind == "magnitude":
         return magnitude(model, specs)
     if x_train is None:
         raise ValueError(f"{kind} importance needs the training images")
-    if y_train is None:
-        x_train = calibration_images(x_train, calibration)
-    else:
-        x_train, y_train = calibration_images(x_train, calibration, y_train)
     if kind == "saliency":
         return saliency(model, specs, x_train, y_train)
     if kind == "refitted":

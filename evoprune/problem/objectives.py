@@ -63,10 +63,9 @@ def paired_drop(baseline, result) -> tuple[float, float]:
 
     Per image d = baseline match − result match ∈ {−1, 0, 1}; the drop is mean(d), and only the
     images one of the two gets right and the other wrong make it vary:
-    SE² = ((lost + gained) / N − drop²) / N. A result on the first n images only (a raced
-    candidate dropped early) is compared with the baseline on those images.
+    SE² = ((lost + gained) / N − drop²) / N.
     """
-    if not (baseline.matches and result.matches) or not 0 < result.images <= baseline.images:
+    if not (baseline.matches and result.matches) or not 0 < result.images == baseline.images:
         raise ValueError("a floor held at a confidence above 0.5 compares masks image by image: the evaluator "
                          "must return per-image matches (EvalResult.images and .matches) on the same images; "
                          "set confidence 0.5 for the floor on accuracy alone")
@@ -125,12 +124,6 @@ class AccuracyFloor:
 
     def score(self, result, sparsity_layer_mean: float, sparsity_global: float, layer_index: int) -> Score:
         floor, loss, failed = self.floor(layer_index), result.loss, bool(result.error)
-        if not failed and self.baseline is not None and result.images < self.baseline.images:
-            # A raced candidate dropped early: infeasible, its accuracy estimated from the images it saw.
-            drop, error = paired_drop(self.baseline, result)
-            bound = self.baseline_accuracy - drop - NormalDist().inv_cdf(self.confidence) * error
-            cost = 1.0 - sparsity_global + self.loss_weight * loss + 1.0 + max(0.0, floor - bound)
-            return Score(cost, False)
         # The bound is at most the accuracy: only masks whose accuracy reaches the floor need it,
         # and a failed evaluation (no per-image matches) never does. Accuracies are counts over N:
         # compared without float noise.
@@ -142,13 +135,6 @@ class AccuracyFloor:
         if not ok:
             cost += 1.0 + (floor - bound)
         return Score(cost, ok)
-
-    def could_hold(self, partial, layer_index: int, confidence: float) -> bool:
-        """The racing rule: False when the images seen so far show, at one-sided `confidence`, a drop above the
-        allowed δ (its lower confidence bound exceeds δ), so the mask cannot meet the floor on all the images
-        but by a chance of at most 1 − `confidence` per look."""
-        drop, error = paired_drop(self.baseline, partial)
-        return drop - NormalDist().inv_cdf(confidence) * error <= self.delta * self.allowance.get(layer_index, 1.0)
 
     def to_dict(self) -> dict:
         return {"name": "floor", "baseline_accuracy": self.baseline_accuracy, "delta": self.delta,
@@ -169,14 +155,47 @@ def weight_share_allowance(sizes: Mapping[int, int]) -> dict[int, float]:
 OBJECTIVES = ("study", "floor")
 
 
-def make_objective(baseline, sizes: Mapping[int, int], layer_count: int, objective: str = "floor",
-                   delta: float = 0.005, confidence: float = 0.95, loss_weight: float = 1e-4,
-                   loss_to_warmup: float = 1.0, relative_threshold: bool = False):
-    """The objective judging masks against `baseline` (the unpruned model's EvalResult on the search images).
+@dataclass(frozen=True)
+class Floor:
+    """The floor objective, as a problem is given it: the most global sparsity whose accuracy drop from the unpruned
+    model is at most `delta` at one-sided `confidence`, paired image by image (`AccuracyFloor`); `loss_weight` breaks
+    ties between masks of equal sparsity in favour of the lower loss."""
 
-    `sizes` maps each prunable layer's model index to its kernel size (the floor's allowance per
-    layer), `layer_count` is the number of model layers (the study's warm-up divides by it).
-    """
-    if objective == "study":
-        return StudyCost(baseline.loss, layer_count, loss_to_warmup, relative_threshold)
-    return AccuracyFloor(baseline.accuracy, delta, weight_share_allowance(sizes), loss_weight, confidence, baseline)
+    delta: float = 0.005
+    confidence: float = 0.95
+    loss_weight: float = 1e-4
+
+    def settings(self) -> dict:
+        """Its settings as a search config names them."""
+        return {"objective": "floor", **asdict(self)}
+
+    def build(self, baseline, sizes: Mapping[int, int], layer_count: int) -> "AccuracyFloor":
+        """The objective judging masks against `baseline`, the unpruned model's EvalResult on the search images;
+        `sizes` maps each prunable layer's model index to its kernel size (the allowance per layer)."""
+        return AccuracyFloor(baseline.accuracy, self.delta, weight_share_allowance(sizes), self.loss_weight,
+                             self.confidence, baseline)
+
+
+@dataclass(frozen=True)
+class Study:
+    """The reference study's objective, as a problem is given it: its cost under the warm-up loss threshold
+    `loss_to_warmup × (i + 1) / layers`, absolute or, with `relative`, measured from the baseline's loss
+    (`StudyCost`)."""
+
+    loss_to_warmup: float = 1.0
+    relative: bool = False
+
+    def settings(self) -> dict:
+        """Its settings as a search config names them."""
+        return {"objective": "study", "loss_to_warmup": self.loss_to_warmup, "relative_threshold": self.relative}
+
+    def build(self, baseline, sizes: Mapping[int, int], layer_count: int) -> StudyCost:
+        """The objective judging masks against `baseline`; the warm-up divides by the `layer_count` model layers."""
+        return StudyCost(baseline.loss, layer_count, self.loss_to_warmup, self.relative)
+
+
+def objective_of(settings: Mapping) -> Floor | Study:
+    """The objective a search config's settings name (`objective` and its own settings; the others ignored)."""
+    if settings["objective"] == "study":
+        return Study(settings["loss_to_warmup"], settings["relative_threshold"])
+    return Floor(settings["delta"], settings["confidence"], settings["loss_weight"])

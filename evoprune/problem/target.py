@@ -43,14 +43,11 @@ class Target:
     sparsity: Sparsity
     objective: object = None  # objectives.AccuracyFloor or StudyCost, made from the baseline
     front: bool = False       # fitness (search accuracy, global sparsity) instead of (feasible, cost)
-    race: float | None = None  # racing: drop a mask once the floor fails at this one-sided confidence
 
     @classmethod
-    def make(cls, token: str, layout: Layout, fixed, objective=None, front: bool = False,
-             race: float | None = None) -> "Target":
+    def make(cls, token: str, layout: Layout, fixed, objective=None, front: bool = False) -> "Target":
         """The target of searching `layout` while the layers it does not cover keep their `fixed` masks."""
-        return cls(token, layout, Context.make(fixed, layout.layer), Sparsity.of(layout, fixed), objective, front,
-                   race)
+        return cls(token, layout, Context.make(fixed, layout.layer), Sparsity.of(layout, fixed), objective, front)
 
     def score(self, result: EvalResult, genome: np.ndarray) -> Score | None:
         if self.objective is None:
@@ -71,12 +68,8 @@ class Target:
     def results(self, packed: Sequence[np.ndarray]) -> list[EvalResult]:
         """Score packed genomes with this process's evaluator; an evaluation that raises is returned as data."""
         evaluator = registry.evaluator(self.token)  # NoEvaluatorError is the caller's to see, never data
-        race = None
-        if self.race is not None and hasattr(self.objective, "could_hold"):
-            def race(partial, objective=self.objective, index=self.layout.index, confidence=self.race):
-                return objective.could_hold(partial, index, confidence)
         try:
-            return evaluator.evaluate(self.context, packed, race=race)
+            return evaluator.evaluate(self.context, packed)
         except Exception:
             if len(packed) > 1:  # find which genomes fail; the others still count
                 return [r for p in packed for r in self.results([p])]

@@ -19,7 +19,6 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..network import models
-from ..network.calibration import calibration_images
 from ..network.masks import Masks, full_masks, sparsity_global, sparsity_layer_mean
 from ..network.refit import refit
 from ..problem.objectives import paired_counts
@@ -145,8 +144,8 @@ def certify_run(model, masks: Masks, scores: Mapping[str, np.ndarray], certifica
                 config, refit_images: np.ndarray | None = None) -> Answer:
     """Certify a run whose search found `masks`: candidates from them and `scores`, tested on the `certification`
     images (x, y); the answer's test figures on `test` (x, y). With `refit_images` every candidate's kept weights
-    are re-fitted on them (`config.calibration`), as the run's own answer is, and that model is what is tested."""
-    fit = None if refit_images is None else calibration_images(refit_images, config.calibration)
+    are re-fitted on them, as the run's own answer is, and that model is what is tested."""
+    fit = refit_images
 
     def model_for(m: Masks | None):
         if m is None:

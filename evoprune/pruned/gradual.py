@@ -19,7 +19,7 @@ from ..problem import importance
 from ..problem.operators import mut_swap
 from ..problem.problem import Problem
 from ..search import make_config, search
-from .finetune import FINETUNE_DEFAULTS, MaskConstraint
+from .finetune import MaskConstraint, Recipe
 from .report import coverage
 
 Rule = Callable[[object, float, Masks], Masks]
@@ -107,7 +107,7 @@ def search_rule(x: np.ndarray, y: np.ndarray, budget: int = SEARCH_BUDGET, seed:
         # loss alone; the informed start at the step's sparsity is `start` (pruned weights are exactly 0).
         config = make_config(budget=budget, seed=int(np.random.SeedSequence([seed, step]).generate_state(1)[0]),
                              start_sparsity=sparsity_global(start), delta=1.0, loss_weight=1.0)
-        problem = Problem(model, x, y, **config.objective_settings())
+        problem = Problem(model, x, y, config.goal())
         movable = problem.layout.genome(previous).astype(bool)
 
         def swaps(tb):
@@ -195,11 +195,9 @@ def _pruner(schedule: PolynomialDecay, rule: Rule, specs: Sequence[LayerSpec],
 
 
 def gradual_prune(model, x_train: np.ndarray, y_train: np.ndarray, schedule: PolynomialDecay, epochs: int,
-                  x_val: np.ndarray | None = None, y_val: np.ndarray | None = None, rule: Rule = magnitude_rule,
-                  optimizer: str = FINETUNE_DEFAULTS["optimizer"],
-                  learning_rate: float = FINETUNE_DEFAULTS["learning_rate"],
-                  batch_size: int = FINETUNE_DEFAULTS["batch_size"], seed: int = FINETUNE_DEFAULTS["seed"],
-                  callbacks: list | None = None, on_epoch: Callable[[dict], None] | None = None) -> GradualResult:
+                  validation: tuple[np.ndarray, np.ndarray] | None = None, rule: Rule = magnitude_rule,
+                  recipe: Recipe = Recipe(), callbacks: list | None = None,
+                  on_epoch: Callable[[dict], None] | None = None) -> GradualResult:
     """Train a copy of `model` while pruning it by `schedule`; `model` is untouched.
 
     At each of the schedule's steps (optimizer steps from 0, see `PolynomialDecay`), before that
@@ -209,22 +207,22 @@ def gradual_prune(model, x_train: np.ndarray, y_train: np.ndarray, schedule: Pol
     pruning-step log says both). The masks are applied and held by `MaskConstraint` after every
     update, so pruned weights are exactly zero whenever a batch runs and at the end. Seeded; the
     last epoch's weights are kept. `history` has per epoch the global sparsity at its end and
-    Keras' loss and accuracy (and validation ones with `x_val`); `on_epoch(row)` receives each row as its
-    epoch ends (e.g. to write history.csv as training goes).
+    Keras' loss and accuracy (and validation ones with `validation`, (x, y)); `on_epoch(row)` receives each row as
+    its epoch ends (e.g. to write history.csv as training goes). `recipe`: the optimizer, learning rate, batch size
+    and seed.
     """
-    total = epochs * math.ceil(len(x_train) / batch_size)
+    total = epochs * math.ceil(len(x_train) / recipe.batch_size)
     if schedule.end_step >= total:
         raise ConfigError(f"the schedule ends at step {schedule.end_step}, but {epochs} epochs of batches of "
-                          f"{batch_size} are only {total} steps")
-    models.set_seed(seed)
+                          f"{recipe.batch_size} are only {total} steps")
+    models.set_seed(recipe.seed)
     pruned = models.clone(model)
     specs = models.prunable_layers(pruned)
     pruner = _pruner(schedule, rule, specs, on_epoch)
-    models.compile_model(pruned, optimizer, learning_rate)
+    models.compile_model(pruned, recipe.optimizer, recipe.learning_rate)
     try:
-        pruned.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=0,
-                         validation_data=(x_val, y_val) if x_val is not None else None,
-                         callbacks=[pruner, *(callbacks or [])])
+        pruned.fit(x_train, y_train, epochs=epochs, batch_size=recipe.batch_size, verbose=0,
+                   validation_data=validation, callbacks=[pruner, *(callbacks or [])])
     finally:
         for s in specs:
             pruned.layers[s.index].kernel.constraint = None

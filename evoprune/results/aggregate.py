@@ -9,7 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..search.config import SearchConfig, make_config
+from ..search.config import REMOVED, make_config, shared_names
 from . import io
 from .history import read_history
 
@@ -182,9 +182,11 @@ def by_variant(runs: Sequence[Run]) -> dict[str, list[Run]]:
 
 
 def shown_metrics(runs: Sequence[Run]) -> list[Metric]:
-    """METRICS, less the certification ones when no run was certified (their reports stay as they were)."""
+    """METRICS, less the certification ones when no run was certified (their reports stay as they were) and those
+    no run recorded (runs from an older evoprune lack the newer figures)."""
     certified = any("certified" in r.summary for r in runs)
-    return [m for m in METRICS if certified or not m.certified]
+    return [m for m in METRICS if (certified or not m.certified)
+            and any(math.isfinite(value(r.summary, m.field)) for r in runs)]
 
 
 def summary_table(runs: Sequence[Run]) -> Table:
@@ -241,7 +243,7 @@ def markdown(out: str, runs: Sequence[Run], opening: Sequence[str] = ()) -> str:
     variants = list(by_variant(runs))
     table = summary_table(runs)
     title = manifest(out).get("spec", {}).get("title") or f"Pruning experiment: {', '.join(variants)}"
-    lines = [f"# {title}", "", *opening, "", "## Protocol", "", *describe(out, runs), "",
+    lines = [f"# {title}", "", *headline(out, runs), "", *opening, "", "## Protocol", "", *describe(out, runs), "",
              "## Figures per variant", "",
              "On the test set; mean ± sample standard deviation (ddof = 1) over seeds, the mean alone for a "
              "single seed. The test drop is the unpruned model's test accuracy minus the pruned one's, in "
@@ -262,6 +264,57 @@ def markdown(out: str, runs: Sequence[Run], opening: Sequence[str] = ()) -> str:
         lines += [_row([name, f"{size.mean:.0f}", v, *(fmt(t[m.key][v], m.kind) for m in metrics)])
                   for v in variants]
     return "\n".join(lines) + "\n"
+
+
+# How the headline names the architectures and data sets evoprune trains and loads (others by their own name).
+MODEL_NAMES = {"lenet5": "LeNet-5", "cnn1m": "the 1-million-weight CNN"}
+DATA_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+
+
+def headline(out: str, runs: Sequence[Run]) -> list[str]:
+    """summary.md's opening in plain words: per variant, how much was pruned for how much test accuracy (means over
+    seeds), on which images, and what the unpruned model scores on them."""
+    groups = by_variant(runs)
+    certified = {v: any("certified" in r.summary for r in rs) for v, rs in groups.items()}
+    model = (manifest(out).get("baseline") or {}).get("model")
+    model = f"{MODEL_NAMES.get(model, model)}'s" if model else "the model's"
+    data = runs[0].info.get("data", {})
+    test, name = data.get("sizes", {}).get("test"), DATA_NAMES.get(data.get("name"), data.get("name"))
+    images = " ".join(x for x in (f"{test:,}" if test else "the", name, "test images") if x)
+    search_set = data.get("search_set", runs[0].summary.get("eval_set", ""))
+    seen = ("the searches themselves decided on (none held out)" if "test" in search_set.split("+")
+            else "no search saw")
+    clauses = []
+    for i, (v, rs) in enumerate(groups.items()):
+        sparsity = stat([r.summary["sparsity_global"] for r in rs]).mean * 100
+        drops = [value(r.summary, "test_drop") * 100 for r in rs]
+        drop = stat(drops).mean
+        size = f"{'drop' if drop >= 0 else 'gain'} of {_points(abs(drop))}"
+        worst = f" (worst seed {max(drops):.2f})" if len(drops) > 1 else ""
+        tag = "certified" if certified[v] and (i == 0 or not all(certified.values())) else ""
+        if i == 0:
+            mean = "mean " if worst else ""
+            clauses.append(f"{v} pruned {sparsity:.2f} % of {model} prunable weights (global sparsity"
+                           f"{', ' + tag if tag else ''}) for a {mean}test-accuracy {size}{worst} on {images} {seen}")
+        else:
+            clauses.append(f"{v} pruned {sparsity:.2f} %{f' ({tag})' if tag else ''} for a {size}{worst}")
+    counts = {len(rs) for rs in groups.values()}
+    n = next(iter(counts))
+    seeds = (("One seed" + (" each" if len(groups) > 1 else "") if n == 1 else
+              f"Means over {n} seeds" + (" each" if len(groups) > 1 else ""))
+             if len(counts) == 1 else "Means over " + ", ".join(f"{len(rs)} seeds ({v})" for v, rs in groups.items()))
+    baselines = {r.summary["baseline_accuracy"] for r in runs}
+    unpruned = f"; the unpruned model scores {next(iter(baselines)) * 100:.2f} % on them" if len(baselines) == 1 else ""
+    text = f"{'; '.join(clauses)}. {seeds}{unpruned}."
+    c = next((r.summary["certified"] for r in runs if "certified" in r.summary), None)
+    if c is not None:
+        text += (f" Certified: each answer's drop was shown to be at most {_points(c['delta'] * 100, 'g')} "
+                 f"({c['confidence'] * 100:g} % confidence) on {c['images']:,} other images set aside for that.")
+    return [text]
+
+
+def _points(x: float, spec: str = ".2f") -> str:
+    return f"{x:{spec}} point{'s' if round(x, 2) > 1 else ''}"
 
 
 def _certification(runs: Sequence[Run]) -> list[str]:
@@ -318,14 +371,16 @@ def _settings(runs: Sequence[Run]) -> dict[str, str]:
     """Per variant: its algorithm, the shared settings that differ from its preset's, all of its own, and its
     operator swaps (the seed, budget and search set are listed apart)."""
     skip = ("seed", "budget", "eval_set")
+    known = shared_names()
     out = {}
     for v, rs in by_variant(runs).items():
+        # Read as recorded (run.json keeps the shared settings in field order, then the algorithm's), not through
+        # SearchConfig: a setting removed since still describes the run, unless at the value that kept its behaviour.
         recorded = rs[0].info.get("config", {})
-        config = SearchConfig.from_dict(recorded)
         defaults = make_config(rs[0].info.get("preset")).shared()
         parts = [f"algorithm {rs[0].algorithm}"]
-        parts += [f"{k}={v}" for k, v in config.shared().items() if k not in skip and k in recorded and v != defaults[k]]
-        parts += [f"{k}={x}" for k, x in recorded.items() if k in config.settings]
+        parts += [f"{k}={x}" for k, x in recorded.items() if k not in skip and
+                  (x != defaults[k] if k in known else x != REMOVED[k][0] if k in REMOVED else True)]
         operators = rs[0].info.get("plan", {}).get("operators", {})
         parts += [f"{a} = {o['function']}" + "".join(f", {k}={x}" for k, x in o.items() if k != "function")
                   for a, o in operators.items()]

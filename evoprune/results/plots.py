@@ -57,6 +57,9 @@ def anytime_figure(runs: Sequence[Run]) -> Figure:
         curves = [best_so_far(r, grid) for r in rs]
         for ax, values in zip(axes, (np.array([c[0] for c in curves]), np.array([c[1] for c in curves]))):
             seen = np.isfinite(values).any(axis=0)  # from the first evaluation count where a seed has a feasible mask
+            if not seen.any():  # e.g. a one-shot method whose masks all miss the floor: said, not drawn
+                ax.plot([], [], color=col[v], lw=1.6, ls=":", label=f"{v}: no feasible mask recorded (not drawn)")
+                continue
             with np.errstate(all="ignore"):
                 q1, med, q3 = (np.nanpercentile(values[:, seen], q, axis=0) * 100 for q in (25, 50, 75))
             ax.plot(grid[seen], med, color=col[v], lw=1.6, label=f"{v} (median of {len(rs)} seeds)")
@@ -80,12 +83,19 @@ def tradeoff_figure(runs: Sequence[Run]) -> Figure:
     col = colours(list(groups))
     fig = Figure(figsize=(8.5, 6.8), layout="constrained")
     ax = fig.add_subplot()
+    # Seeds of a variant within ~1/150 of the axes' span of each other get one label, not overprinted ones.
+    spans = [max(np.ptp([r.summary[k] * 100 for r in runs]), 1e-9) / 150 for k in ("sparsity_global", "final_accuracy")]
     for v, rs in groups.items():
         s = np.array([r.summary["sparsity_global"] for r in rs]) * 100
         a = np.array([r.summary["final_accuracy"] for r in rs]) * 100
         ax.scatter(s, a, s=22, color=col[v], alpha=0.55, linewidths=0)
+        points: dict = {}
         for r, x, y in zip(rs, s, a):
-            ax.annotate(str(r.seed), (x, y), xytext=(2, 2), textcoords="offset points", fontsize=6, color=col[v])
+            points.setdefault((round(x / spans[0]), round(y / spans[1])), []).append((x, y, r.seed))
+        for near in points.values():
+            x, y, _ = near[0]
+            ax.annotate(_seeds([seed for *_, seed in near]), (x, y), xytext=(2, 2), textcoords="offset points",
+                        fontsize=6, color=col[v])
         ss, sa = stat(s), stat(a)
         ax.errorbar(ss.mean, sa.mean, xerr=_err(ss), yerr=_err(sa), fmt="D", ms=8, color=col[v], mec="black",
                     capsize=4, lw=1.4, label=f"{v}: mean ± std of {len(rs)} seeds")
@@ -111,6 +121,14 @@ def _err(s) -> float:
     return 0.0 if math.isnan(s.std) else s.std
 
 
+def _seeds(seeds: Sequence[int]) -> str:
+    """'3', '0, 4' or, for a run of three or more consecutive seeds, '0–9'."""
+    seeds = sorted(seeds)
+    if len(seeds) >= 3 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}–{seeds[-1]}"
+    return ", ".join(str(x) for x in seeds)
+
+
 # ----- layers -----
 def layers_figure(runs: Sequence[Run]) -> Figure:
     """Each layer's final sparsity (mean ± std over seeds) per variant, with the layer's kernel size."""
@@ -128,7 +146,10 @@ def layers_figure(runs: Sequence[Run]) -> Figure:
                yerr=[_err(s) * 100 for s in stats], capsize=2, color=col[v], label=v, error_kw={"elinewidth": 0.8})
     sizes = [int(next(iter(table[n]["kernel_size"].values())).mean) for n in names]
     ax.set_xticks(x, [f"{n}\n{size:,} weights" for n, size in zip(names, sizes)])
-    ax.set(ylabel="Sparsity of the layer (%)", ylim=(0, 100), title="Final sparsity per layer (mean ± std over seeds)")
+    own = (", the search's own masks before certification" if any("certified" in r.summary for r in runs)
+           else "")
+    ax.set(ylabel="Sparsity of the layer (%)", ylim=(0, 100),
+           title=f"Final sparsity per layer{own} (mean ± std over seeds)")
     ax.grid(axis="y", alpha=0.3)
     # Below the axes: inside them the legend can hide a nearly full layer's bar.
     fig.legend(*ax.get_legend_handles_labels(), fontsize=8, loc="outside lower center", ncols=min(len(groups), 5))
@@ -150,10 +171,17 @@ def study_figure(runs: Sequence[Run]) -> Figure:
     rows = {v: [h for r in rs for h in r.history() if h["cost"] != ""] for v, rs in groups.items()}
     for ax, (field, label, factor) in zip(axes, _TRAJECTORIES):
         for v, hs in rows.items():
-            keep = [h for h in hs if h["feasible"] == "1"] if field == "cost" else hs
+            keep, note = hs, ""
+            if field == "cost":
+                # The study's cost 1/(s + 1e-8) is 10⁸ at zero sparsity: plotted, it would squash every other cost.
+                feasible = [h for h in hs if h["feasible"] == "1"]
+                keep = [h for h in feasible if float(h["sparsity_layer_mean"]) > 0]
+                zero = len(feasible) - len(keep)
+                note = (f" ({len(hs) - len(feasible)} infeasible steps"
+                        + (f" and {zero} at 0 % sparsity, cost 10⁸," if zero else "") + " not shown)")
             ax.scatter([float(h["sparsity_layer_mean"]) * 100 for h in keep],
                        [float(h[field]) * factor for h in keep], s=6, alpha=0.35, color=col[v], linewidths=0,
-                       label=f"{v}" + (f" ({len(hs) - len(keep)} infeasible steps not shown)" if field == "cost" else ""))
+                       label=f"{v}{note}")
         if field == "cost":
             ax.set_yscale("log")
         ax.set(xlabel="Sparsity, layer mean (%)", ylabel=label,

@@ -39,7 +39,7 @@ class SearchResult:
 def prepare(problem, algorithm: str | Algorithm, config: SearchConfig | None = None,
             strict: bool = False) -> tuple[Algorithm, SearchConfig]:
     """The algorithm with its settings and the config, checked against the problem before any work."""
-    config = config or SearchConfig(**problem.settings())
+    config = config or SearchConfig(**problem.goal.settings())
     config.validate()
     algo = algorithm if isinstance(algorithm, Algorithm) else make_algorithm(algorithm, config, strict)
     n = 1 if not problem.layout.whole else units(algo, config, len(problem.specs))

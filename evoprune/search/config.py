@@ -9,9 +9,8 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
 from ..errors import ConfigError
-from ..network.calibration import CALIBRATIONS
 from ..problem.importance import IMPORTANCES as SCORES
-from ..problem.objectives import OBJECTIVES
+from ..problem.objectives import OBJECTIVES, Floor, Study, objective_of
 from ..problem.toolbox import MOVES, STARTS
 
 EVAL_SETS = ("train+validation", "validation", "test")
@@ -22,6 +21,13 @@ REFITS = ("no", "after", "loop")
 OBJECTIVE_SETTINGS = ("objective", "delta", "confidence", "loss_weight", "loss_to_warmup", "relative_threshold")
 
 
+def setting(default, help: str, *, choices: tuple | None = None, common: bool = False, flag: bool = True):
+    """A shared setting, declared once: its default, the help its `--flag` shows (`common` ones first, the others
+    under the research options), its choices. Flags, spec keys, run.json and the resume check all come from these
+    declarations (`cli.prune.add_search_args`, `experiments.settings`, `SearchConfig.shared`, `from_dict`)."""
+    return field(default=default, metadata={"help": help, "choices": choices, "common": common, "flag": flag})
+
+
 @dataclass(frozen=True)
 class SearchConfig:
     """The settings every search shares; the defaults are evoprune's own search, `--preset study` the study's.
@@ -30,62 +36,63 @@ class SearchConfig:
     algorithm takes the ones it declares.
     """
 
-    budget: int = 1000              # evaluations actually made, all included (cache hits are free)
-    seed: int = 0
-    # objective: "floor" maximises global sparsity with accuracy ≥ baseline − delta on the search
-    # data; "study" is the study's cost with its warm-up loss threshold.
-    objective: str = "floor"
-    delta: float = 0.005            # allowed accuracy drop (0.005 = half a point), fixed before the run
-    # floor objective: the drop must be ≤ delta at this one-sided confidence (paired, image by image),
-    # not only on the point estimate, which a search pushed to the floor overfits; 0.5: the point estimate.
-    confidence: float = 0.95
-    loss_weight: float = 1e-4       # floor objective: cost of one unit of loss, in units of global sparsity
-    loss_to_warmup: float = 1.0     # study objective: warm-up loss allowance
-    relative_threshold: bool = False
-    # how candidates are made
-    importance: str = "magnitude"   # scores guiding starts and moves: one of IMPORTANCES
+    budget: int = setting(1000, "evaluations to make in all, every one counted (cache hits are free)", common=True)
+    seed: int = setting(0, "random seed of the search", flag=False)  # prune has --seed, experiments --seeds
+    objective: str = setting("floor", "floor: the most global sparsity with accuracy ≥ baseline − delta; study: the "
+                                      "reference study's cost with its warm-up loss threshold", choices=OBJECTIVES)
+    delta: float = setting(0.005, "floor objective: the allowed accuracy drop, fixed before the run "
+                                  "(0.005 = half a point)", common=True)
+    # The drop must be ≤ delta at this one-sided confidence, not only on the point estimate, which a search pushed
+    # to the floor overfits.
+    confidence: float = setting(0.95, "floor objective: the drop must be ≤ delta at this one-sided confidence, "
+                                      "paired image by image (0.5: the measured drop alone)", common=True)
+    loss_weight: float = setting(1e-4, "floor objective: how much global sparsity one unit of search-image loss "
+                                       "is worth (breaks ties between masks of equal sparsity)")
+    loss_to_warmup: float = setting(1.0, "study objective: the warm-up loss allowance")
+    relative_threshold: bool = setting(False, "study objective: loss thresholds relative to the baseline's loss "
+                                              "instead of absolute")
+    importance: str = setting("magnitude", "the scores guiding starts and moves", choices=IMPORTANCES)
     # informed: prune unimportant / restore important bits anywhere; layer: the same inside one layer per move
     # (chosen ∝ its weights), which keeps most evaluations short; study: the study's moves
-    moves: str = "informed"
-    restore: float = 0.5            # informed moves restore this many bits per bit pruned
-    focus: float = 4.0              # how strongly informed moves follow the ranking
-    start: str = "informed"         # informed: start from the importance mask; study: from the current mask
-    start_sparsity: float = 0.6     # informed start: the global sparsity of the importance mask
-    # informed start of a local search stepped down (×0.5, ×0.25) because it broke the constraint: halve the gap
-    # between the feasible sparsity and the infeasible one above it this many times (one evaluation each)
-    start_refine: int = 0
-    start_spread: float = 0.3       # relative spread of informed initial individuals' sparsities
-    init_zero_share: float = 0.1    # study start: share of kept bits turned off
-    rate0: float = 0.02             # initial mutation / neighbour rate, decays as rate0 × (1 − t/T)
-    layer_budget: str = "weights"   # scope layers: shares ∝ kernel size ** budget_power; equal: the study's
-    budget_power: float = 0.5
-    # layers: one layer at a time in model order, finished layers fixed (the study's); model: one
-    # genome holding every layer's mask, ranked and moved across layers at once.
-    scope: str = "model"
-    stall_limit: int = 50           # a layer ends after this many steps in a row that needed no new evaluation
-    # Data the search decides on. The default pools the training images with the validation split:
-    # 1,000 validation images resolve accuracy to about ±0.5 point, so a floor on them alone either
-    # overfits them (the measured drop) or stops early (its confidence bound). "test" is the study's.
-    eval_set: str = "train+validation"
-    # Racing: a candidate is scored on 1/8 of the search images, then 1/2, then all, and dropped as soon as
-    # its drop from the baseline exceeds delta at one-sided `race_confidence` (floor objective only).
-    race: bool = False
-    race_confidence: float = 0.999
-    # after: re-fit the found masks' kept weights in closed form on the training images, once the search is done;
-    # loop: score every mask after its re-fit on the search images, and keep the re-fit the search saw
-    refit: str = "no"
-    # with refit loop, K ≥ 2 scores each image by the re-fit solved on the other folds' images (K-fold
-    # cross-fitting, K re-fits an evaluation); 1 re-fits on the scored images, which flatters the re-fit
-    refit_folds: int = 1
-    # the images the re-fit (after or loop) and image-driven importances are computed on: the search or training
-    # images, or those and their one-pixel shifts (network.calibration); masks are judged on the search images
-    calibration: str = "images"
-    # Certification: the run's answer is chosen among nested candidate masks by a fixed-sequence test on images
-    # no search decision touched (`pruned.certify`): `certify_fraction` of the validation split or of the test
-    # set (`certify_from`; auto: whichever gives more images), taken out of the images the search decides on.
-    certify: bool = True
-    certify_fraction: float = 0.5
-    certify_from: str = "auto"
+    moves: str = setting("informed", "informed: prune and restore by importance; layer: the same in one layer per "
+                                     "move, chosen ∝ its weights, so most evaluations start from cached "
+                                     "activations; study: the study's moves", choices=MOVES)
+    restore: float = setting(0.5, "informed moves restore this many bits per bit pruned")
+    focus: float = setting(4.0, "how strongly informed moves follow the importance ranking")
+    start: str = setting("informed", "informed: start from the importance mask; study: from the current mask",
+                         choices=STARTS)
+    start_sparsity: float = setting(0.6, "the global sparsity of the informed start")
+    # A local search's informed start stepped down (×0.5, ×0.25) because it broke the constraint can halve the gap
+    # between the feasible sparsity and the infeasible one above it, one evaluation each.
+    start_refine: int = setting(0, "when the informed start breaks the constraint and is stepped down (x0.5, "
+                                   "x0.25), halve the gap to the infeasible sparsity above it this many times, one "
+                                   "evaluation each")
+    start_spread: float = setting(0.3, "the relative spread of informed initial individuals' sparsities")
+    init_zero_share: float = setting(0.1, "study start: the share of kept bits turned off")
+    rate0: float = setting(0.02, "the initial mutation / neighbour rate, decaying as rate0 × (1 − t/T) "
+                                 "(the study preset: 0.15)")
+    layer_budget: str = setting("weights", "scope layers: budget shares per layer ∝ sqrt(kernel size) (weights) or "
+                                           "equal (the study)", choices=("weights", "equal"))
+    budget_power: float = setting(0.5, "scope layers, weights: shares ∝ kernel size ** this power")
+    scope: str = setting("model", "model: one genome of every layer's mask; layers: one layer at a time, in model "
+                                  "order, finished layers fixed (the study)", choices=SCOPES)
+    stall_limit: int = setting(50, "a layer ends after this many steps in a row that needed no new evaluation")
+    # The default pools the training images with the validation split: 1,000 validation images resolve accuracy to
+    # about ±0.5 point, so a floor on them alone either overfits them or stops early. "test" is the study's.
+    eval_set: str = setting("train+validation", "the images the search decides on (the study preset: test)",
+                            choices=EVAL_SETS)
+    refit: str = setting("no", "after: re-fit the found masks' kept weights in closed form on the training images; "
+                               "loop: score every mask after its re-fit on the search images", choices=REFITS)
+    # The answer is chosen among nested candidate masks by a fixed-sequence test on images no search decision
+    # touched (`pruned.certify`), taken out of the images the search decides on.
+    certify: bool = setting(True, "certify the answer on images no search decision touched: the densest-to-"
+                                  "sparsest candidates of the search's masks, tested by the paired floor until the "
+                                  "first failure (--no-certify: the search's own masks, uncertified)", common=True)
+    certify_fraction: float = setting(0.5, "the share of the validation split or of the test set held out for "
+                                           "certification")
+    certify_from: str = setting("auto", "where the certification images come from (auto: the validation split, or "
+                                        "the test set when half of it holds more images, reporting on the rest)",
+                                choices=CERTIFY_FROM)
     settings: Mapping[str, Any] = field(default_factory=dict)
 
     def shared(self) -> dict:
@@ -95,11 +102,15 @@ class SearchConfig:
     def objective_settings(self) -> dict:
         return {k: getattr(self, k) for k in OBJECTIVE_SETTINGS}
 
+    def goal(self) -> Floor | Study:
+        """The objective these settings name, as a `Problem` is given it."""
+        return objective_of(self.objective_settings())
+
     @classmethod
     def from_dict(cls, d: Mapping) -> "SearchConfig":
         """Inverse of a run.json "config" (shared settings, then the algorithm's): shared keys to fields."""
         known = shared_names()
-        d = {**BEFORE, **d}
+        d = {**BEFORE, **without_removed(d)}
         return cls(**{k: v for k, v in d.items() if k in known},
                    settings={k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k not in known})
 
@@ -111,25 +122,14 @@ class SearchConfig:
                 raise ConfigError(f"--{name.replace('_', '-')} must be in [0, 1], got {v}")
         if not 0.5 <= self.confidence < 1.0:
             raise ConfigError(f"--confidence must be in [0.5, 1), got {self.confidence}")
-        if not 0.5 < self.race_confidence < 1.0:
-            raise ConfigError(f"--race-confidence must be in (0.5, 1), got {self.race_confidence}")
-        if self.race and self.refit == "loop":
-            raise ConfigError("--race cannot be combined with --refit loop: a re-fit needs every search image")
-        if self.race and self.objective != "floor":
-            raise ConfigError("--race drops masks that cannot meet the accuracy floor: it needs --objective floor")
         for name, choices in (("objective", OBJECTIVES), ("importance", IMPORTANCES), ("moves", MOVES),
                               ("start", STARTS), ("layer_budget", ("weights", "equal")), ("eval_set", EVAL_SETS),
-                              ("scope", SCOPES), ("refit", REFITS), ("calibration", CALIBRATIONS)):
+                              ("scope", SCOPES), ("refit", REFITS)):
             if getattr(self, name) not in choices:
                 raise ConfigError(f"--{name.replace('_', '-')} must be one of {', '.join(choices)}, "
                                   f"got {getattr(self, name)!r}")
         if self.start_refine < 0:
             raise ConfigError(f"--start-refine must be at least 0, got {self.start_refine}")
-        if self.refit_folds < 1 or (self.refit_folds > 1 and self.refit != "loop"):
-            raise ConfigError(f"--refit-folds must be 1, or at least 2 with --refit loop, got {self.refit_folds}")
-        if self.calibration != "images" and self.refit == "no" and self.importance in ("magnitude", "none"):
-            raise ConfigError(f"--calibration {self.calibration} changes the images of a re-fit or of an importance "
-                              "computed from images: it needs --refit, or --importance other than magnitude")
         if not 0.0 < self.certify_fraction < 1.0:
             raise ConfigError(f"--certify-fraction must be strictly between 0 and 1, got {self.certify_fraction}")
         if self.certify_from not in CERTIFY_FROM:
@@ -145,6 +145,31 @@ class SearchConfig:
 # What runs recorded before a setting existed did, where that is not the setting's default now: they were never
 # certified. Read for any run.json config lacking the setting (resume, reuse).
 BEFORE = {"certify": False}
+
+# Settings removed because their committed results showed no gain, with the value that kept the behaviour evoprune
+# still has. A run recorded at that value loads, resumes and is reused as before; one recorded otherwise still loads
+# and reports (its files), but cannot be continued or repeated.
+REMOVED = {
+    "refit_folds": (1, "cross-fitting the re-fit stopped where the plain re-fit stops (93.20 %) and lost as much on "
+                       "test (1.06-1.09 points), at 3-4x the time (results/refit-loop, sa-refit-obs-cv)"),
+    "calibration": ("images", "shifted calibration lowered the re-fit's loss but not its test accuracy (within 0.23 "
+                              "point, no direction; results/refit-loop, sa-refit-obs-shift)"),
+    "race": (False, "racing dropped almost no images: 4,996 of 5,000 per evaluation on the default search "
+                    "(results/bench.txt), 11,922-12,000 of 12,000 in results/fashion-cnn (under 0.7 % saved)"),
+    "race_confidence": (0.999, "it set racing's confidence, and racing dropped almost no images: 4,996 of 5,000 per "
+                               "evaluation on the default search (results/bench.txt), 11,922-12,000 of 12,000 in "
+                               "results/fashion-cnn (under 0.7 % saved)"),
+}
+
+
+def without_removed(record: Mapping, strict: bool = True) -> dict:
+    """A run.json config without the removed settings at the value that kept today's behaviour. Any other value of
+    one is refused in one line saying why it was removed (`strict`), or kept, so the run differs from any today."""
+    for key, (kept, why) in REMOVED.items():
+        if strict and key in record and record[key] != kept:
+            raise ConfigError(f"setting {key} = {record[key]!r} was removed from evoprune: {why}. Runs made with it "
+                              "still load and report (`evoprune experiment report`, `evoprune plot`)")
+    return {k: v for k, v in record.items() if k not in REMOVED or v != REMOVED[k][0]}
 
 
 def shared_names() -> set[str]:

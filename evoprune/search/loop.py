@@ -9,20 +9,36 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from .. import _faults
+from ..algorithms.base import STUDY_COLUMNS
 from ..errors import ConfigError
 from ..network.masks import LayerSpec, Masks
 from ..problem.calls import check_toolbox
 from ..problem.genome import bits, individual_of
 from ..problem.layout import Layout, layouts
-from ..problem.toolbox import bind, build_toolbox
+from ..problem.operators import adaptive_rate
+from ..problem.toolbox import Moves, bind, build_toolbox
 from .config import SearchConfig
 from .evaluator import Evaluator
 from .state import RunState
 
-HISTORY_FIELDS = (
-    "layer", "step", "temperature", "mutation_rate", "cost", "feasible", "accuracy", "loss",
-    "sparsity_layer_mean", "sparsity_global", "evaluations", "seconds", "event", "images",
-)
+# Every search's history columns, written by the loop; an algorithm's own (`Algorithm.history_columns`)
+# go between the two parts.
+ROW_KEYS = ("layer", "step")
+ROW_FIGURES = ("cost", "feasible", "accuracy", "loss", "sparsity_layer_mean", "sparsity_global", "evaluations",
+               "seconds", "event", "images")
+
+
+def history_fields(columns: Sequence[str] = ()) -> tuple[str, ...]:
+    """history.csv's columns for an algorithm declaring `columns`: the shared ones, its own after the step."""
+    clash = (set(ROW_KEYS) | set(ROW_FIGURES)) & set(columns)
+    if clash or len(set(columns)) != len(columns):
+        raise ConfigError(f"history columns {list(columns)} repeat a column or a shared one "
+                          f"({', '.join(sorted(clash)) or 'twice'})")
+    return (*ROW_KEYS, *columns, *ROW_FIGURES)
+
+
+# The built-in algorithms' history columns (each declares STUDY_COLUMNS).
+HISTORY_FIELDS = history_fields(STUDY_COLUMNS)
 
 
 class Callback:
@@ -53,38 +69,35 @@ def layer_entry(spec: LayerSpec, kept: int, evaluations: int, found: dict) -> di
 class Search:
     """A search: a problem, its genomes (one per layer, or one of the whole model), an algorithm, and `run()`.
 
-    The algorithm gets this object in its hooks and uses it for everything it needs beyond
-    its own state: `toolbox` (every operator and `toolbox.map`), `evaluate` (budget and
-    cache), `record` (history rows), `current_individual`, `state.rng`. Scope: a Problem of
-    one layer is searched as that layer alone; otherwise the algorithm's fixed scope, else
-    `config.scope`.
+    The algorithm gets this object in its hooks and uses it, as an `algorithms.contract.Run`,
+    for everything it needs beyond its own state: `toolbox` (every operator and `toolbox.map`),
+    `evaluate` (budget and cache), `record` (history rows), `rng`, the budget and the rate (the
+    members under "what algorithms use"). Scope: a Problem of one layer is searched as that
+    layer alone; otherwise the algorithm's fixed scope, else `config.scope`.
     """
 
     def __init__(self, problem, algorithm, config: SearchConfig, *, map_fn: Callable = map,
                  scores: Mapping[str, np.ndarray] | None = None, callbacks: Sequence[Callback] = (),
                  state: RunState | None = None, customize: Callable | None = None):
-        if problem.settings() != config.objective_settings():
-            raise ConfigError(f"the problem's objective {problem.settings()} differs from the config's "
-                              f"{config.objective_settings()}")
-        if (problem.refits, problem.refit_folds) != (config.refit == "loop", config.refit_folds) or \
-                (problem.refits and problem.calibration != config.calibration):
-            raise ConfigError(f"the config's refit {config.refit!r} (folds {config.refit_folds}, calibration "
-                              f"{config.calibration!r}) needs a Problem made with refit={config.refit == 'loop'}, "
-                              f"refit_folds={config.refit_folds}"
-                              + (f", calibration={config.calibration!r}" if config.refit == "loop" else ""))
+        if config.goal() != problem.goal:
+            raise ConfigError(f"the problem's objective {problem.goal} differs from the config's "
+                              f"{config.goal()}")
+        if problem.refits != (config.refit == "loop"):
+            raise ConfigError(f"the config's refit {config.refit!r} needs a Problem made with "
+                              f"scoring={'refit' if config.refit == 'loop' else 'incremental'!r}")
         self.problem, self.algorithm, self.config = problem, algorithm, config
         self.specs: list[LayerSpec] = list(problem.specs)
         self.layouts = ([problem.layout] if not problem.layout.whole
                         else layouts(self.specs, algorithm.scope or config.scope))
         self.callbacks = list(callbacks)
+        self.history_fields = history_fields(algorithm.history_columns)  # history.csv's columns
         self.scores = scores  # importance of every weight (None: uninformed)
         self.state = state or RunState(dict(problem.fixed), np.random.default_rng(config.seed))
         self.informed_start = config.start == "informed" and scores is not None
-        self.toolbox = build_toolbox(problem.token, self.layouts[0], self.state.rng, informed_start=self.informed_start,
-                                     fitness=algorithm.fitness, rate=config.rate0, moves=config.moves,
-                                     restore=config.restore, focus=config.focus, start_spread=config.start_spread,
-                                     zero_share=config.init_zero_share,
-                                     race=config.race_confidence if config.race else None, map_fn=map_fn)
+        moves = Moves(config.moves, config.rate0, config.restore, config.focus, config.start_spread,
+                      config.init_zero_share)
+        self.toolbox = build_toolbox(problem.token, self.layouts[0], self.state.rng, moves,
+                                     informed_start=self.informed_start, fitness=algorithm.fitness, map_fn=map_fn)
         algorithm.configure(self.toolbox, self)
         if customize is not None:  # the one point where a user's operators go in; nothing re-registers them
             customize(self.toolbox)
@@ -193,7 +206,33 @@ class Search:
         for cb in self.callbacks:  # after the bookkeeping: a checkpoint taken here is consistent
             cb.on_unit_end(self, entry)
 
-    # ----- what algorithms use -----
+    # ----- what algorithms use (`algorithms.contract.Run`) -----
+    @property
+    def rng(self) -> np.random.Generator:
+        """The run's numpy generator (saved in checkpoints)."""
+        return self.state.rng
+
+    @property
+    def unit_evals(self) -> int:
+        """Evaluations made on the genome being searched."""
+        return self.state.unit_evals
+
+    @property
+    def unit_budget(self) -> int:
+        """The evaluations this genome may make."""
+        return self.state.unit_budget
+
+    @property
+    def budget_left(self) -> int:
+        """The evaluations this genome may still make (what `evaluate` allows)."""
+        st = self.state
+        return min(st.unit_budget - st.unit_evals, self.config.budget - st.evaluations)
+
+    @property
+    def rate(self) -> float:
+        """The adaptive mutation rate now: `config.rate0 × (1 − unit_evals / unit_budget)`."""
+        return adaptive_rate(self.config.rate0, self.state.unit_evals, self.state.unit_budget)
+
     @property
     def layout(self) -> Layout:
         """The genome being searched now."""
@@ -223,17 +262,18 @@ class Search:
         """Score individuals within the budget (see `Evaluator.evaluate`)."""
         return self.evaluator.evaluate(individuals, limit)
 
-    def record(self, individual, temperature: float | None = None, rate: float | None = None,
-               event: str = "") -> dict:
-        """A history row: the step, the budget spent, and `individual`'s figures on the search data."""
+    def record(self, individual, event: str = "", **columns) -> dict:
+        """A history row: the step, the budget spent, `individual`'s figures on the search data, and the
+        algorithm's own `columns` (those it declares in `history_columns`; None leaves a cell empty)."""
         st = self.state
-        row = dict.fromkeys(HISTORY_FIELDS, "")
+        row = dict.fromkeys(self.history_fields, "")
+        undeclared = [k for k in columns if k not in self.algorithm.history_columns]
+        if undeclared:
+            raise ValueError(f"{self.algorithm.name} records {', '.join(undeclared)}, which it does not declare "
+                             f"in history_columns {self.algorithm.history_columns}")
         row.update(layer=self.layout.name, step=st.step, evaluations=st.evaluations,
                    seconds=round(self.elapsed(), 3), event=event, images=st.images)
-        if temperature is not None:
-            row["temperature"] = temperature
-        if rate is not None:
-            row["mutation_rate"] = rate
+        row.update((k, v) for k, v in columns.items() if v is not None)
         if individual is not None:
             layer_mean, global_ = self.toolbox.target.sparsity(bits(individual))
             row.update(cost=individual.score.cost, feasible=int(individual.score.feasible),

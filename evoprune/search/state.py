@@ -27,7 +27,7 @@ class RunState:
     unit_budget: int = 0
     unit_evals: int = 0
     evaluations: int = 0
-    images: int = 0                   # images the evaluations ran on (fewer than evaluations × N with racing)
+    images: int = 0                   # images the evaluations ran on (N each, none for a failed one)
     step: int = 0
     stall: int = 0
     seconds: float = 0.0

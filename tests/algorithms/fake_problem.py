@@ -15,9 +15,8 @@ from evoprune.algorithms import make_algorithm
 from evoprune.evaluation import registry
 from evoprune.network.masks import LayerSpec, full_masks, split, unpack
 from evoprune.problem.layout import Layout
-from evoprune.problem.objectives import make_objective
 from evoprune.search import Callback, Search
-from evoprune.search.config import OBJECTIVE_SETTINGS, make_config
+from evoprune.search.config import make_config
 
 SPECS = [LayerSpec("l0", 0, (6, 5)), LayerSpec("l1", 2, (40,)), LayerSpec("l2", 4, (8, 4))]
 N_LAYERS = 6
@@ -57,7 +56,7 @@ class FakeEvaluator:
     def __init__(self, base_loss: float, sent: list | None):
         self.base_loss, self.sent = base_loss, sent
 
-    def evaluate(self, context, packed, race=None) -> list[Result]:
+    def evaluate(self, context, packed) -> list[Result]:
         out = []
         for p in packed:
             if self.sent is not None:
@@ -77,16 +76,12 @@ class FakeProblem:
     def __init__(self, config, base_loss: float = 0.05, sent: list | None = None):
         self.specs, self.layer_count = list(SPECS), N_LAYERS
         self.layout, self.fixed = Layout(tuple(SPECS)), full_masks(SPECS)
-        self._settings = {k: getattr(config, k) for k in OBJECTIVE_SETTINGS}
-        self.refits, self.refit_folds = config.refit == "loop", config.refit_folds
+        self.goal, self.refits = config.goal(), config.refit == "loop"
         self.token = uuid.uuid4().hex
         registry.install(self.token, lambda: FakeEvaluator(base_loss, sent))
 
-    def settings(self) -> dict:
-        return dict(self._settings)
-
     def objective(self, baseline):
-        return make_objective(baseline, {s.index: s.size for s in SPECS}, N_LAYERS, **self._settings)
+        return self.goal.build(baseline, {s.index: s.size for s in SPECS}, N_LAYERS)
 
 
 def true_scores():

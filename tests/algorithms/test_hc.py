@@ -71,7 +71,7 @@ def test_prune_and_compare_run_hc_from_the_command_line(tiny_model, small_mnist,
     cmp = tmp_path / "cmp"
     assert main(["compare", "--algorithms", "sa,hc", "--seeds", "1", "--model", str(model), "--data", mnist_path,
                  "--budget", "20", "--set", "eval_set=validation", "--set", "importance=none", "--out", str(cmp),
-                 "--no-progress"]) == 0
+                 "--no-progress", "--parallel", "1"]) == 0
     assert "hc" in (cmp / "summary.md").read_text()
     assert main(["prune", "--model", str(model), "--algorithm", "sa", "--data", mnist_path, "--set", "neighbours=2",
                  "--out", str(tmp_path / "bad"), "--no-progress"]) == 2  # not an SA setting

@@ -94,14 +94,15 @@ def test_population_must_suit_the_dominance_tournament():
 
 
 def test_prune_writes_the_front_with_test_figures(tiny_model, small_mnist, tmp_path):
-    from evoprune import make_config, prune
+    from evoprune import Hooks, Images, make_config, prune
     from evoprune.network import models
     from evoprune.pruned.front import read_front
     from evoprune.network.masks import load_masks
 
     x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
     config = make_config(certify=False, budget=60, seed=0, population=8, importance="magnitude", delta=0.02)
-    result = prune(tiny_model, x_val, y_val, x_te, y_te, "nsga2", config, out=str(tmp_path), progress=False)
+    result = prune(tiny_model, Images((x_val, y_val), (x_te, y_te)), "nsga2", config, folder=str(tmp_path),
+                   hooks=Hooks(progress=False))
     rows, masks = read_front(str(tmp_path))
     assert len(rows) == len(masks) == result.summary["front_points"] >= 3
     pairs = [(r["search_accuracy"], r["sparsity_global"]) for r in rows]
@@ -121,10 +122,11 @@ def test_prune_writes_the_front_with_test_figures(tiny_model, small_mnist, tmp_p
 
 @pytest.mark.slow
 def test_process_pool_serves_whole_genomes_with_the_same_front(tiny_model, small_mnist, tmp_path):
-    from evoprune import make_config, prune
+    from evoprune import Execution, Hooks, Images, make_config, prune
 
     x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
     config = make_config(certify=False, budget=40, seed=1, population=8, importance="magnitude")
-    runs = [prune(tiny_model, x_val, y_val, x_te, y_te, "nsga2", config, out=str(tmp_path / ex), executor=ex,
-                  workers=2 if ex == "process" else None, progress=False) for ex in ("serial", "process")]
+    runs = [prune(tiny_model, Images((x_val, y_val), (x_te, y_te)), "nsga2", config, folder=str(tmp_path / ex),
+                  execution=Execution(ex, 2 if ex == "process" else None), hooks=Hooks(progress=False))
+            for ex in ("serial", "process")]
     assert runs[0].front == runs[1].front

@@ -1,10 +1,10 @@
 """Every bad input is caught before work starts: exit status 2, one readable line, nothing half-written."""
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+
+from conftest import HOW, run_evoprune
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,6 @@ CASES = {
     "crossover outside [0, 1]": (["--algorithm", "ga", "--crossover", "1.5"], "--crossover must be in [0, 1]"),
     "a setting the algorithm lacks": (["--algorithm", "sa", "--population", "8"], "no setting 'population' in sa"),
     "negative start refinement": (["--start-refine", "-1"], "--start-refine must be at least 0"),
-    "folds without the re-fit in the loop": (["--refit-folds", "3"], "--refit-folds must be 1, or at least 2 with"),
     "confidence below one half": (["--confidence", "0.3"], "--confidence must be in [0.5, 1)"),
     "temperature not positive": (["--t0", "0"], "temperature"),
     "certification fraction of 0": (["--certify-fraction", "0"], "--certify-fraction must be strictly between 0"),
@@ -58,20 +57,21 @@ CASES = {
 }
 
 
-def prune(files, mnist_path, extra):
+def prune(files, mnist_path, extra, how="subprocess"):
     args = {"--model": str(files / "model.keras"), "--algorithm": "sa", "--out": str(files / "out"),
             "--data": mnist_path}
     it = iter(extra)
     for flag in it:
         args[flag] = next(it).format(d=files)
-    cmd = [sys.executable, "-m", "evoprune", "prune", "--no-progress"] + [x for kv in args.items() for x in kv]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300), args["--out"]
+    cmd = ["prune", "--no-progress"] + [x for kv in args.items() for x in kv]
+    return run_evoprune(cmd, how), args["--out"]
 
 
+@pytest.mark.parametrize("how", HOW)
 @pytest.mark.parametrize("case", list(CASES))
-def test_bad_prune_input(case, files, mnist_path):
+def test_bad_prune_input(case, how, files, mnist_path):
     extra, words = CASES[case]
-    p, out = prune(files, mnist_path, extra)
+    p, out = prune(files, mnist_path, extra, how)
     assert p.returncode == 2, p.stderr
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in p.stderr and p.stdout == "", p.stderr
@@ -82,10 +82,10 @@ def test_bad_prune_input(case, files, mnist_path):
         assert not os.path.exists(out)                     # nothing half-written
 
 
-def test_masks_that_do_not_fit(files, mnist_path):
-    p = subprocess.run([sys.executable, "-m", "evoprune", "evaluate", "--model", str(files / "model.keras"),
-                        "--masks", str(files / "badmasks.npz"), "--data", mnist_path],
-                       capture_output=True, text=True, timeout=300)
+@pytest.mark.parametrize("how", HOW)
+def test_masks_that_do_not_fit(files, mnist_path, how):
+    p = cli("evaluate", "--model", str(files / "model.keras"), "--masks", str(files / "badmasks.npz"), "--data",
+            mnist_path, how=how)
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "masks do not fit the model" in p.stderr
 
 
@@ -98,34 +98,36 @@ def one_line(p, *words):
         assert w in lines[0], lines[0]
 
 
-def cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "evoprune", *args], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **(env or {})})
+def cli(*args, env=None, how="subprocess"):
+    return run_evoprune(args, how, env={**os.environ, **(env or {})})
 
 
-def test_an_out_that_is_a_file_is_refused_before_any_work(files, mnist_path, tmp_path):
+@pytest.mark.parametrize("how", HOW)
+def test_an_out_that_is_a_file_is_refused_before_any_work(files, mnist_path, tmp_path, how):
     taken = tmp_path / "a-file"
     taken.write_text("not a folder")
     one_line(cli("prune", "--model", str(files / "model.keras"), "--algorithm", "sa", "--data", mnist_path,
-                 "--out", str(taken)), "a file, not a folder")
-    one_line(cli("train", "--data", mnist_path, "--out", str(taken)), "a file, not a folder")
-    one_line(cli("compare", "--algorithms", "sa", "--seeds", "1", "--data", mnist_path, "--out", str(taken)),
+                 "--out", str(taken), how=how), "a file, not a folder")
+    one_line(cli("train", "--data", mnist_path, "--out", str(taken), how=how), "a file, not a folder")
+    one_line(cli("compare", "--algorithms", "sa", "--seeds", "1", "--data", mnist_path, "--out", str(taken), how=how),
              "a file, not a folder")  # before training a baseline: this answers at once
     one_line(cli("prune", "--model", str(files / "model.keras"), "--algorithm", "sa", "--data", mnist_path,
-                 "--out", str(taken / "below")), "is a file, so the folder cannot be made")
+                 "--out", str(taken / "below"), how=how), "is a file, so the folder cannot be made")
     assert taken.read_text() == "not a folder"
 
 
-def test_a_masks_file_that_is_not_npz_says_so(files, mnist_path, tmp_path):
+@pytest.mark.parametrize("how", HOW)
+def test_a_masks_file_that_is_not_npz_says_so(files, mnist_path, tmp_path, how):
     (tmp_path / "masks.json").write_text('{"c1": [[1, 0]]}')
     one_line(cli("evaluate", "--model", str(files / "model.keras"), "--masks", str(tmp_path / "masks.json"),
-                 "--data", mnist_path), "not a masks file", "masks.npz")
+                 "--data", mnist_path, how=how), "not a masks file", "masks.npz")
     np.savez(tmp_path / "halves.npz", **{s: np.full(shape, 0.5) for s, shape in
                                          (("c1", (3, 3, 1, 4)), ("d1", (64, 16)), ("d2", (16, 10)))})
     one_line(cli("evaluate", "--model", str(files / "model.keras"), "--masks", str(tmp_path / "halves.npz"),
-                 "--data", mnist_path), "values other than 0/1")
+                 "--data", mnist_path, how=how), "values other than 0/1")
 
 
+@pytest.mark.slow  # a whole run, in a new process
 def test_a_legacy_h5_model_is_pruned(tiny_model, mnist_path, tmp_path):
     import warnings
 
@@ -141,9 +143,10 @@ def test_a_legacy_h5_model_is_pruned(tiny_model, mnist_path, tmp_path):
                  str(tmp_path / "other")), "not an HDF5 file")
 
 
-def test_budget_zero_says_what_a_run_needs(files, mnist_path, tmp_path):
+@pytest.mark.parametrize("how", HOW)
+def test_budget_zero_says_what_a_run_needs(files, mnist_path, tmp_path, how):
     one_line(cli("prune", "--model", str(files / "model.keras"), "--algorithm", "sa", "--budget", "0", "--out",
-                 str(tmp_path / "o")), "--budget 0 is too small for sa: it needs at least 2 evaluations")
+                 str(tmp_path / "o"), how=how), "--budget 0 is too small for sa: it needs at least 2 evaluations")
 
 
 @pytest.mark.slow
@@ -195,6 +198,18 @@ def test_compare_and_experiment_run_refuse_a_folder_holding_a_prune_run(tmp_path
         assert len(err) == 1 and "already holds a run" in err[0] and "run.json" in err[0], (command, err)
         assert sorted(os.listdir(run)) == ["checkpoint.pkl", "history.csv", "run.json"]
     assert not (tmp_path / "cache").exists()
+
+
+def test_compare_and_experiment_run_refuse_workers_and_name_parallel(tmp_path, mnist_path, monkeypatch, capsys):
+    from evoprune.cli import main
+
+    no_training(monkeypatch)
+    for command, args in experiment_commands(tmp_path, mnist_path).items():
+        capsys.readouterr()
+        assert main([*args, "--workers", "2", "--out", str(tmp_path / "out")]) == 2, command
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--parallel 2" in err[0], (command, err)
+        assert not (tmp_path / "out").exists(), command
 
 
 def test_data_that_cannot_be_read_leaves_no_output_folder(tmp_path, files, monkeypatch, capsys):

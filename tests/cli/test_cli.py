@@ -2,17 +2,17 @@
 import gzip
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
+import pytest
+
+from conftest import HOW, run_evoprune
 
 
-def run(*args, env=None, cwd=None):
+def run(*args, env=None, cwd=None, how="subprocess"):
     e = {**os.environ, **(env or {})}
     e.pop("EVOPRUNE_DATA", None) if env is None or "EVOPRUNE_DATA" not in env else None
-    return subprocess.run([sys.executable, "-m", "evoprune", *args], capture_output=True, text=True, env=e,
-                          cwd=cwd, timeout=300)
+    return run_evoprune(args, how, env=e, cwd=cwd)
 
 
 def assert_one_line_error(p, *words):
@@ -25,13 +25,15 @@ def assert_one_line_error(p, *words):
         assert w in lines[0], lines[0]
 
 
-def test_missing_data_file(tmp_path):
-    p = run("train", "--dataset", "mnist", "--data", "/nonexistent/x.npz", "--out", str(tmp_path / "out"))
+@pytest.mark.parametrize("how", HOW)
+def test_missing_data_file(tmp_path, how):
+    p = run("train", "--dataset", "mnist", "--data", "/nonexistent/x.npz", "--out", str(tmp_path / "out"), how=how)
     assert_one_line_error(p, "/nonexistent/x.npz", "no such")
     assert not (tmp_path / "out").exists()
 
 
-def test_truncated_gzip_in_idx_folder(tmp_path, mnist_path):
+@pytest.mark.parametrize("how", HOW)
+def test_truncated_gzip_in_idx_folder(tmp_path, mnist_path, how):
     folder = tmp_path / "idx"
     folder.mkdir()
     with np.load(mnist_path) as f:
@@ -46,21 +48,23 @@ def test_truncated_gzip_in_idx_folder(tmp_path, mnist_path):
     shared = os.path.dirname(mnist_path)
     for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
         shutil.copy(os.path.join(shared, name), folder / name)
-    p = run("train", "--dataset", "mnist", "--data", str(folder), "--out", str(tmp_path / "out"))
+    p = run("train", "--dataset", "mnist", "--data", str(folder), "--out", str(tmp_path / "out"), how=how)
     assert_one_line_error(p, "train-images-idx3-ubyte.gz", "truncated")
 
 
-def test_unknown_algorithm_and_bad_model(tmp_path):
-    p = run("prune", "--model", "m.keras", "--algorithm", "tabu", "--out", str(tmp_path / "o"))
+@pytest.mark.parametrize("how", HOW)
+def test_unknown_algorithm_and_bad_model(tmp_path, how):
+    p = run("prune", "--model", "m.keras", "--algorithm", "tabu", "--out", str(tmp_path / "o"), how=how)
     assert_one_line_error(p, "unknown algorithm 'tabu'")
     bad = tmp_path / "bad.keras"
     bad.write_bytes(b"not a zip")
-    p = run("evaluate", "--model", str(bad), "--masks", str(bad))
+    p = run("evaluate", "--model", str(bad), "--masks", str(bad), how=how)
     assert_one_line_error(p, "bad.keras", "not a Keras model")
 
 
-def test_budget_too_small_and_bad_rates(tmp_path):
-    p = run("prune", "--model", str(tmp_path / "m.keras"), "--algorithm", "ga", "--budget", "3")
+@pytest.mark.parametrize("how", HOW)
+def test_budget_too_small_and_bad_rates(tmp_path, how):
+    p = run("prune", "--model", str(tmp_path / "m.keras"), "--algorithm", "ga", "--budget", "3", how=how)
     assert_one_line_error(p, "--budget 3")
-    p = run("prune", "--model", str(tmp_path / "m.keras"), "--algorithm", "sa", "--rate0", "1.5")
+    p = run("prune", "--model", str(tmp_path / "m.keras"), "--algorithm", "sa", "--rate0", "1.5", how=how)
     assert_one_line_error(p, "--rate0", "[0, 1]")

@@ -3,12 +3,11 @@ import csv
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+from conftest import HOW, run_evoprune
 from evoprune.cli import main
 
 
@@ -30,6 +29,7 @@ def gradual_run(model_file, mnist_path, tmp_path_factory):
     return out
 
 
+@pytest.mark.slow  # gradual_run trains
 def test_the_run_folder_is_written_like_prune_writes_it(gradual_run):
     assert {"run.json", "summary.json", "masks.npz", "pruned.keras", "history.csv"} <= set(os.listdir(gradual_run))
     s = json.loads((gradual_run / "summary.json").read_text())
@@ -52,6 +52,7 @@ def test_the_run_folder_is_written_like_prune_writes_it(gradual_run):
     assert info["data"]["sizes"]["train"] == 4000
 
 
+@pytest.mark.slow  # gradual_run trains
 def test_pruned_model_has_exact_zeros_and_scores_what_the_summary_says(gradual_run, mnist_path):
     from evoprune.network import models
     from evoprune.problem.data import Split, prepare
@@ -70,6 +71,7 @@ def test_pruned_model_has_exact_zeros_and_scores_what_the_summary_says(gradual_r
     assert loss == pytest.approx(s["final_loss"], rel=1e-5)
 
 
+@pytest.mark.slow  # gradual_run trains
 def test_the_experiment_tables_read_a_gradual_run(gradual_run, tmp_path):
     from evoprune.results import aggregate
 
@@ -81,12 +83,12 @@ def test_the_experiment_tables_read_a_gradual_run(gradual_run, tmp_path):
     assert "| d1 |" in aggregate.markdown(str(tmp_path), runs)
 
 
-def cli(*args):
-    return subprocess.run([sys.executable, "-m", "evoprune", "gradual", *args], capture_output=True, text=True,
-                          timeout=300)
+def cli(*args, how="subprocess"):
+    return run_evoprune(["gradual", *args], how)
 
 
-def test_bad_gradual_input_is_one_line_and_exit_2(model_file, mnist_path, tmp_path):
+@pytest.mark.parametrize("how", HOW)
+def test_bad_gradual_input_is_one_line_and_exit_2(model_file, mnist_path, tmp_path, how):
     a_file = tmp_path / "a-file"
     a_file.write_text("x")
     taken = tmp_path / "taken"
@@ -107,7 +109,7 @@ def test_bad_gradual_input_is_one_line_and_exit_2(model_file, mnist_path, tmp_pa
         ([*base, "--out", str(taken)], "already holds a run"),
     ]
     for args, words in cases:
-        p = cli(*args)
+        p = cli(*args, how=how)
         assert p.returncode == 2, (args, p.stderr)
         lines = p.stderr.strip().splitlines()
         assert len(lines) == 1 and "Traceback" not in p.stderr and p.stdout == "", p.stderr

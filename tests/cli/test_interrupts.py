@@ -21,6 +21,7 @@ def one_line(capsys) -> str:
     return lines[0]
 
 
+@pytest.mark.slow  # a whole run resumed on the command line
 def test_ctrl_c_before_the_first_checkpoint_says_resume_starts_again_from_the_beginning(prune_args, monkeypatch,
                                                                                        capsys):
     import evoprune.api
@@ -41,6 +42,7 @@ def test_ctrl_c_before_the_first_checkpoint_says_resume_starts_again_from_the_be
     assert "from the beginning" in capsys.readouterr().err and (out / "summary.json").exists()
 
 
+@pytest.mark.slow  # a whole run resumed on the command line
 def test_ctrl_c_after_a_checkpoint_resumes_there_and_says_at_which_evaluation(prune_args, monkeypatch, capsys):
     from evoprune.search import Search
 
@@ -81,7 +83,7 @@ def test_ctrl_c_in_an_experiment_says_the_same_command_continues_it(tiny_model, 
                 "compare": ["compare", "--model", str(tmp_path / "model.keras"), "--algorithms", "sa", "--seeds", "1",
                             "--budget", "10", "--set", "eval_set=validation", "--data", mnist_path]}
     for i, (command, args) in enumerate(commands.items()):
-        args = [*args, "--out", str(tmp_path / f"out{i}"), "--no-progress"]
+        args = [*args, "--out", str(tmp_path / f"out{i}"), "--no-progress", "--parallel", "1"]
         capsys.readouterr()
         assert main(args) == 130, command
         line = one_line(capsys)

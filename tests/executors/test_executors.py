@@ -9,14 +9,15 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from evoprune import Problem, make_config, prune
+from evoprune import Execution, Hooks, Images, Problem, make_config, prune
 from evoprune.executors import make_executor
 from evoprune.executors.supervised import split
 from evoprune.network import models
 from evoprune.problem.genome import MaskIndividual
 
-pytestmark = pytest.mark.slow
-EXECUTORS = [("serial", None, {}), ("process", 2, {}), ("ray", 2, {})]
+# The serial executor's contract is the fast tier's; the rest starts processes or Ray: slow.
+EXECUTORS = [("serial", None, {}), pytest.param("process", 2, {}, marks=pytest.mark.slow, id="process"),
+             pytest.param("ray", 2, {}, marks=pytest.mark.slow, id="ray")]
 
 
 def test_split_keeps_order_and_balance():
@@ -28,7 +29,7 @@ def test_split_keeps_order_and_balance():
 @pytest.fixture(scope="module")
 def problem(tiny_model, small_mnist):
     layer = models.prunable_layers(tiny_model)[-2]
-    return Problem(tiny_model, small_mnist[2], small_mnist[3], scope="layer", layer=layer.name)
+    return Problem(tiny_model, small_mnist[2], small_mnist[3], layer=layer.name)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def serial_results(problem, requests):
         return ex.map(task, individuals)
 
 
-@pytest.mark.parametrize("name,workers,options", EXECUTORS, ids=[e[0] for e in EXECUTORS])
+@pytest.mark.parametrize("name,workers,options", EXECUTORS, ids=["serial", "process", "ray"])
 def test_contract_same_results_order_and_errors_as_data(name, workers, options, problem, requests,
                                                         serial_results):
     task, individuals = requests
@@ -72,8 +73,8 @@ def test_contract_same_results_order_and_errors_as_data(name, workers, options, 
 def run_ga(tiny_model, small_mnist, out, executor, workers=None, **options):
     x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
     config = make_config(certify=False, budget=60, seed=3, population=6, elite=1, tournament=3)
-    return prune(tiny_model, x_val, y_val, x_te, y_te, "ga", config, out=str(out), executor=executor,
-                 workers=workers, executor_options=options, progress=False, x_train=x_tr, y_train=y_tr)
+    return prune(tiny_model, Images((x_val, y_val), (x_te, y_te), (x_tr, y_tr)), "ga", config, folder=str(out),
+                 execution=Execution(executor, workers, options), hooks=Hooks(progress=False))
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +86,7 @@ def same_masks(a, b):
     return all(np.array_equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_a_killed_worker_is_replaced_and_the_run_unchanged(tiny_model, small_mnist, serial_run, tmp_path,
                                                            monkeypatch):
     monkeypatch.setenv("EVOPRUNE_FAULT", "exit:3")
@@ -97,6 +99,7 @@ def test_a_killed_worker_is_replaced_and_the_run_unchanged(tiny_model, small_mni
     assert same_masks(result.masks, serial_run.masks)
 
 
+@pytest.mark.slow
 def test_a_task_that_keeps_failing_stops_the_run(problem, requests, caplog):
     from evoprune.executors.supervised import ExecutorError
 
@@ -117,6 +120,7 @@ class _ExitingTask:
         os._exit(9)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["process", "ray"])
 def test_a_task_that_raises_stops_the_run_at_once_naming_it(name, problem):
     from evoprune.executors.supervised import ExecutorError
@@ -130,6 +134,7 @@ def test_a_task_that_raises_stops_the_run_at_once_naming_it(name, problem):
     assert ex.events == []  # no worker restarted, the task given once
 
 
+@pytest.mark.slow
 def test_same_masks_serial_two_workers_and_ray(tiny_model, small_mnist, serial_run, tmp_path):
     two = run_ga(tiny_model, small_mnist, tmp_path / "process", "process", 2)
     ray = run_ga(tiny_model, small_mnist, tmp_path / "ray", "ray", 2)
@@ -143,6 +148,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_ray_cluster_started_on_loopback(tiny_model, small_mnist, serial_run, tmp_path):
     ray_cli = shutil.which("ray") or os.path.join(os.path.dirname(sys.executable), "ray")
     port = _free_port()
@@ -157,11 +163,12 @@ def test_ray_cluster_started_on_loopback(tiny_model, small_mnist, serial_run, tm
     assert same_masks(serial_run.masks, result.masks)
 
 
+@pytest.mark.slow
 def test_sa_with_proposals_gives_the_same_masks_on_one_and_two_workers(tiny_model, small_mnist):
     x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
     config = make_config(certify=False, budget=60, seed=2, proposals=4, moves="layer")
-    runs = [prune(tiny_model, x_val, y_val, x_te, y_te, "sa", config, executor="process", workers=w, progress=False,
-                  x_train=x_tr, y_train=y_tr) for w in (1, 2)]
+    runs = [prune(tiny_model, Images((x_val, y_val), (x_te, y_te), (x_tr, y_tr)), "sa", config,
+                  execution=Execution("process", w), hooks=Hooks(progress=False)) for w in (1, 2)]
     assert same_masks(runs[0].masks, runs[1].masks)
     assert runs[0].summary["evaluations"] == runs[1].summary["evaluations"] == 60
     assert runs[0].summary["final_accuracy"] == runs[1].summary["final_accuracy"]

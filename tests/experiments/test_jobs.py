@@ -3,6 +3,9 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
+from evoprune.errors import ConfigError
 from evoprune.experiments import spec as specs
 from evoprune.experiments.jobs import Job, differences, not_reused, plan, same_plan, status
 from evoprune.experiments.spec import Variant
@@ -17,9 +20,9 @@ def a_plan(**settings) -> dict:
 
 def test_a_run_recorded_before_a_shared_setting_existed_is_the_same_run_at_that_setting_s_default():
     plan = a_plan()
-    before = {**plan, "config": {k: v for k, v in plan["config"].items() if k not in ("refit_folds", "start_refine")}}
+    before = {**plan, "config": {k: v for k, v in plan["config"].items() if k != "start_refine"}}
     assert same_plan(plan, plan) and same_plan(before, plan)
-    assert not same_plan(before, a_plan(refit="loop", refit_folds=5))  # the new setting away from its default
+    assert not same_plan(before, a_plan(start_refine=2))  # the new setting away from its default
     assert not same_plan(before, a_plan(budget=7))                      # a setting the run did record, changed
     assert not same_plan({**before, "model": {"sha256": "other"}}, plan)
     assert not same_plan(None, plan)
@@ -37,9 +40,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 def committed_runs():
     """(recorded plan, the plan evoprune makes now for that run) of every committed run recorded before model
-    digests (and before certification)."""
+    digests (and before certification), but for specs naming a removed setting (refit-loop's two last variants)."""
     for spec_file in sorted(REPO.glob("results/*/spec.toml")):
-        spec, _ = specs.load(str(spec_file))
+        try:
+            spec, _ = specs.load(str(spec_file))
+        except ConfigError as e:
+            assert "was removed from evoprune" in str(e)
+            continue
         for v in spec.variants:
             for seed in spec.seeds:
                 path = spec_file.parent / "runs" / f"{v.name}-seed{seed}" / "run.json"
@@ -104,3 +111,23 @@ def test_a_committed_spec_made_before_certification_goes_on_only_uncertified():
     assert extends(held, spec.to_dict())
     default = copy(spec, settings={k: v for k, v in spec.settings.items() if k != "certify"})
     assert not extends(held, default.to_dict())  # certified runs would be another experiment
+
+
+def test_a_removed_setting_at_the_value_that_kept_today_s_behaviour_is_the_same_run_any_other_another():
+    kept = {**a_plan(), "config": {**a_plan()["config"], "refit_folds": 1, "calibration": "images"}}
+    assert same_plan(kept, a_plan())
+    shifted = {**a_plan(), "config": {**a_plan()["config"], "calibration": "shifted"}}
+    assert differences(shifted, a_plan()) == ["another setting: calibration shifted → unset"]
+    with pytest.raises(ConfigError, match="calibration = 'shifted' was removed from evoprune: shifted calibration"):
+        SearchConfig.from_dict(shifted["config"])
+    assert SearchConfig.from_dict(kept["config"]) == SearchConfig.from_dict(a_plan()["config"])
+
+
+def test_a_run_recorded_without_racing_is_the_same_run_and_one_that_raced_is_refused_saying_why():
+    off = {**a_plan(), "config": {**a_plan()["config"], "race": False, "race_confidence": 0.999}}
+    assert same_plan(off, a_plan())
+    assert SearchConfig.from_dict(off["config"]) == SearchConfig.from_dict(a_plan()["config"])
+    raced = {**a_plan(), "config": {**off["config"], "race": True}}
+    assert differences(raced, a_plan()) == ["another setting: race True → unset"]
+    with pytest.raises(ConfigError, match="race = True was removed from evoprune: racing dropped almost no images"):
+        SearchConfig.from_dict(raced["config"])

@@ -10,6 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from conftest import HOW, run_evoprune
 from evoprune.search import HISTORY_FIELDS
 from evoprune.errors import ConfigError
 from evoprune.results import aggregate
@@ -97,6 +98,7 @@ def test_aggregation_against_hand_computed_values(fake_compare):
     assert one.mean == 0.7 and math.isnan(one.std) and one.n == 1
 
 
+@pytest.mark.slow  # a new interpreter, to see that TensorFlow is not imported
 def test_plot_regenerates_the_same_tables_without_tensorflow(fake_compare):
     code = ("import sys; from evoprune.cli import main; rc = main(['plot', sys.argv[1]]); "
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow was imported'; "
@@ -117,8 +119,8 @@ def test_plot_regenerates_the_same_tables_without_tensorflow(fake_compare):
     assert all((fake_compare / n).exists() for n in ("anytime.png", "tradeoff.png", "layers.png"))
 
     md = first["summary.md"].decode()
-    assert md.startswith("# Pruning experiment: sa, ga\n\n## Verdict\n\n- sa vs ga, global sparsity: no difference "
-                         "detected at 3 and 2 seeds")
+    assert md.startswith("# Pruning experiment: sa, ga\n\nsa pruned ")
+    assert "\n\n## Verdict\n\n" in md and "- No difference detected between sa and ga in global sparsity: " in md
     assert "| Test accuracy (%) | 85.00 ± 5.00 | 90.00 ± 2.83 |" in md
     assert "| Worst seed's test drop (points) | 16.00 | 8.00 |" in md
     assert "| fc1 | 1000 | sa | 400 ± 100 |" in md
@@ -126,6 +128,51 @@ def test_plot_regenerates_the_same_tables_without_tensorflow(fake_compare):
     for text in ("mnist from `/data/mnist.npz`", "`/models/lenet/model.keras`", "**Budget**: 100 evaluations per run",
                  "**search set**: validation", "**ga**: algorithm ga, population=6", "`evoprune compare --algorithms sa,ga"):
         assert text in md
+
+
+def test_the_summary_opens_with_the_headline_in_plain_words(fake_compare):
+    runs = aggregate.load_runs(str(fake_compare))
+    # sa: sparsity 1 - kept / 1150 for kept 500, 390, 610 -> mean 1 - 500 / 1150 = 56.52 %; drops 6, 16, 11 points
+    # ga: kept 840, 790 -> mean 1 - 815 / 1150 = 29.13 %; drops 4, 8 points
+    assert aggregate.headline(str(fake_compare), runs) == [
+        "sa pruned 56.52 % of the model's prunable weights (global sparsity) for a mean test-accuracy drop of "
+        "11.00 points (worst seed 16.00) on 500 MNIST test images no search saw; ga pruned 29.13 % for a drop of "
+        "6.00 points (worst seed 8.00). Means over 3 seeds (sa), 2 seeds (ga); the unpruned model scores 96.00 % "
+        "on them."]
+    manifest = {"algorithms": ["sa", "ga"], "baseline": {"model": "lenet5"}}
+    (fake_compare / "compare.json").write_text(json.dumps(manifest))
+    for r in runs:  # a gain, images the search decided on, certified answers
+        r.summary.update(final_accuracy=0.965, certified={"delta": 0.005, "confidence": 0.95, "images": 2000})
+        r.info["data"]["search_set"] = "test"
+    assert aggregate.headline(str(fake_compare), runs) == [
+        "sa pruned 56.52 % of LeNet-5's prunable weights (global sparsity, certified) for a mean test-accuracy gain "
+        "of 0.50 point (worst seed -0.50) on 500 MNIST test images the searches themselves decided on (none held "
+        "out); ga pruned 29.13 % for a gain of 0.50 point (worst seed -0.50). Means over 3 seeds (sa), 2 seeds (ga); "
+        "the unpruned model scores 96.00 % on them. Certified: each answer's drop was shown to be at most 0.5 point "
+        "(95 % confidence) on 2,000 other images set aside for that."]
+
+
+def test_the_protocol_keeps_removed_settings_and_the_tables_skip_figures_no_run_recorded(fake_compare):
+    for path in (fake_compare / "runs").glob("*/run.json"):
+        info = json.loads(path.read_text())
+        # a setting removed since: shown at the value that made the run different, not at the one kept
+        info["config"].update(refit_folds=5 if info["algorithm"] == "sa" else 1, calibration="images")
+        path.write_text(json.dumps(info))
+    for path in (fake_compare / "runs").glob("*/summary.json"):
+        summary = json.loads(path.read_text())
+        del summary["peak_memory_mib"]  # as runs from before it was recorded
+        path.write_text(json.dumps(summary))
+    runs = aggregate.load_runs(str(fake_compare))
+    md = aggregate.markdown(str(fake_compare), runs)
+    assert "- **sa**: algorithm sa, population=12, refit_folds=5" in md  # in the order run.json has them
+    assert "- **ga**: algorithm ga, population=6" in md and "calibration" not in md
+    assert "Peak memory" not in md and "Search time (s)" in md
+
+
+def test_seeds_on_one_point_share_a_label():
+    from evoprune.results.plots import _seeds
+
+    assert [_seeds(s) for s in ([3], [4, 0], [2, 0, 1], [0, 1, 3])] == ["3", "0, 4", "0–2", "0, 1, 3"]
 
 
 def test_summary_agrees_with_the_run_files(fake_compare):
@@ -178,10 +225,10 @@ def test_settings_per_algorithm():
         parse_settings(["t0=1"], ["ga"])
 
 
-def test_cli_refuses_bad_settings_in_one_line(tmp_path):
+@pytest.mark.parametrize("how", HOW)
+def test_cli_refuses_bad_settings_in_one_line(tmp_path, how):
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "evoprune", "compare", *args], capture_output=True, text=True,
-                              timeout=120)
+        return run_evoprune(["compare", *args], how, timeout=120)
 
     p = run("--algorithms", "sa,ga", "--seeds", "2", "--out", str(tmp_path / "o"), "--set", "ga.warp=1")
     assert p.returncode == 2 and "no search setting 'warp'" in p.stderr and len(p.stderr.splitlines()) == 1
@@ -215,7 +262,7 @@ def test_compare_end_to_end_reuses_and_refuses_to_mix(tmp_path, quick_lenet, cap
     args = ["compare", "--algorithms", "sa,ga", "--seeds", "2", "--model", quick_lenet, "--budget", "60",
             "--set", "sa.budget=30", "--set", "ga.population=6", "--set", "ga.elite=1", "--set", "ga.tournament=3",
             "--set", "importance=none",  # importance scores cost seconds per run; not what this test is about
-            "--out", str(out), "--no-progress"]
+            "--out", str(out), "--no-progress", "--parallel", "1"]
     assert main(args) == 0
     names = ["sa-seed0", "sa-seed1", "ga-seed0", "ga-seed1"]
     for name in names:

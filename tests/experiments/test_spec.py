@@ -1,9 +1,7 @@
 """Experiment specs: every mistake is one line before any work; the canonical form survives a round trip."""
-import subprocess
-import sys
-
 import pytest
 
+from conftest import HOW, run_evoprune
 from evoprune.errors import ConfigError
 from evoprune.experiments.spec import load, parse, to_toml
 
@@ -126,12 +124,13 @@ CLI_CASES = {
 }
 
 
+@pytest.mark.parametrize("how", HOW)
 @pytest.mark.parametrize("case", list(CLI_CASES))
-def test_the_command_line_says_it_in_one_line_with_exit_2_before_any_work(case, tmp_path):
+def test_the_command_line_says_it_in_one_line_with_exit_2_before_any_work(case, how, tmp_path):
     text, words = CLI_CASES[case]
     (tmp_path / "spec.toml").write_text(text)
-    p = subprocess.run([sys.executable, "-m", "evoprune", "experiment", "run", str(tmp_path / "spec.toml"), "--out",
-                        str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    p = run_evoprune(["experiment", "run", str(tmp_path / "spec.toml"), "--out", str(tmp_path / "out")], how,
+                     timeout=120)
     assert p.returncode == 2 and p.stdout == ""
     assert len(p.stderr.strip().splitlines()) == 1 and words in p.stderr, p.stderr
     assert not (tmp_path / "out").exists()

@@ -148,11 +148,11 @@ def test_friedman_skips_with_a_reason():
 def test_ten_separated_seeds_make_a_difference():
     runs = runs_of("sparsity_global", sa=[0.80 + i / 100 for i in range(10)], ga=[0.90 + i / 100 for i in range(10)])
     assert vd.sentences(vd.verdict(runs, [SPARSITY])) == [
-        "ga sparser than sa: A12 = 1.00, p < 0.001 after Holm (10 seeds each)."]
+        "ga sparser than sa: 94.50 % vs 84.50 % (mean), A12 = 1.00, Holm-adjusted p < 0.001 (10 seeds each)."]
     six = runs_of("sparsity_global", sa=[0.90 + i / 100 for i in range(6)], ga=[0.80 + i / 100 for i in range(6)])
     # exact: 2 / C(12, 6) = 2 / 924 = 0.0022, one pair so Holm leaves it
     assert vd.sentences(vd.verdict(six, [SPARSITY])) == [
-        "sa sparser than ga: A12 = 1.00, p = 0.002 after Holm (6 seeds each)."]
+        "sa sparser than ga: 92.50 % vs 82.50 % (mean), A12 = 1.00, Holm-adjusted p = 0.002 (6 seeds each)."]
 
 
 def test_three_seeds_never_make_a_difference():
@@ -161,10 +161,12 @@ def test_three_seeds_never_make_a_difference():
     pairs = v.metrics[0].pairs
     assert [p.a12 for p in pairs] == [1.0, 1.0, 1.0] and not any(p.detected() for p in pairs)
     said = vd.sentences(v)
+    # no difference claimed, but the direction and size are said all the same
     assert said[:3] == [
-        f"{a} vs {b}, global sparsity: no difference detected at 3 seeds "
-        "(A12 = 1.00, p = 0.30 after Holm; 3 seeds each cannot give p below 0.10)."
-        for a, b in (("hc", "sa"), ("hc", "ga"), ("sa", "ga"))]
+        f"No difference detected between {a} and {b} in global sparsity: {x} % vs {y} % (mean), A12 = 1.00, "
+        "Holm-adjusted p = 0.30 (3 seeds each, which cannot give p below 0.10 however far apart the runs are)."
+        for a, b, x, y in (("hc", "sa", "96.00", "91.00"), ("hc", "ga", "96.00", "80.00"),
+                           ("sa", "ga", "91.00", "80.00"))]
     assert not any("sparser than" in s for s in said)
 
 
@@ -172,10 +174,11 @@ def test_holm_adjusted_p_decides():
     # 4 against 4, separated: exact p = 2 / C(8, 4) = 2 / 70 = 0.029 alone, ×3 = 0.086 among three pairs
     hc, sa, ga = [0.95, 0.96, 0.97, 0.98], [0.90, 0.91, 0.92, 0.93], [0.80, 0.81, 0.82, 0.83]
     alone = vd.sentences(vd.verdict(runs_of("sparsity_global", sa=sa, ga=ga), [SPARSITY]))
-    assert alone == ["sa sparser than ga: A12 = 1.00, p = 0.029 after Holm (4 seeds each)."]
+    assert alone == ["sa sparser than ga: 91.50 % vs 81.50 % (mean), A12 = 1.00, Holm-adjusted p = 0.029 "
+                     "(4 seeds each)."]
     among = vd.sentences(vd.verdict(runs_of("sparsity_global", hc=hc, sa=sa, ga=ga), [SPARSITY]))
-    assert among[2] == ("sa vs ga, global sparsity: no difference detected at 4 seeds "
-                        "(A12 = 1.00, p = 0.086 after Holm).")
+    assert among[2] == ("No difference detected between sa and ga in global sparsity: 91.50 % vs 81.50 % (mean), "
+                        "A12 = 1.00, Holm-adjusted p = 0.086 (4 seeds each).")
 
 
 def test_direction_words_for_accuracy_and_drop():
@@ -183,8 +186,10 @@ def test_direction_words_for_accuracy_and_drop():
     runs = {"a": {s: {"test_accuracy": 0.99 - d, "test_drop": d} for s, d in enumerate(high)},
             "b": {s: {"test_accuracy": 0.99 - d, "test_drop": d} for s, d in enumerate(low)}}
     acc, drop = vd.sentences(vd.verdict(runs, [ACCURACY, DROP]))
-    assert acc.startswith("b more accurate than a: A12 = 1.00, p < 0.001 after Holm")
-    assert drop.startswith("b loses less accuracy than a: A12 = 1.00, p < 0.001 after Holm (8 seeds each)")
+    assert acc.startswith("b more accurate than a: 98.65 % vs 96.65 % (mean), A12 = 1.00, Holm-adjusted p < 0.001")
+    # the winner's mean first, whichever way the metric is better; a drop in points
+    assert drop == ("b loses less accuracy than a: 0.35 vs 2.35 points (mean), A12 = 1.00, Holm-adjusted p < 0.001 "
+                    "(8 seeds each).")
     pair = vd.verdict(runs, [DROP]).metrics[0].pairs[0]
     assert (pair.a, pair.b, pair.a12) == ("a", "b", 0.0)  # a's drops are all larger: a never better
 
@@ -192,8 +197,12 @@ def test_direction_words_for_accuracy_and_drop():
 def test_no_test_possible_and_unequal_counts():
     runs = runs_of("test_drop", one=[0.01, NAN, NAN], many=[0.02, 0.03, 0.04, 0.05], few=[0.01, 0.02, 0.03])
     said = vd.sentences(vd.verdict(runs, [DROP]))
-    assert said[0] == "one vs many, test drop: no test possible with 1 and 4 runs (the test needs 2 a side)."
-    assert said[2].startswith("many vs few, test drop: no difference detected at 4 and 3 seeds (A12 = ")
+    assert said[0] == ("No test possible between one and many in test drop with 1 and 4 runs (the test needs 2 a "
+                       "side): 1.00 vs 3.50 points (mean).")
+    assert said[2].startswith("No difference detected between many and few in test drop: 3.50 vs 2.00 points (mean), "
+                              "A12 = 0.")
+    # 4 against 3 can reach p = 2 / C(7, 3) = 2 / 35 = 0.057 at best: above 0.05, so said
+    assert said[2].endswith("(4 and 3 seeds, which cannot give p below 0.06 however far apart the runs are).")
     assert said[3] == "Friedman test on test drop not run: 1 seed common to every variant."
 
 
@@ -203,17 +212,23 @@ def test_friedman_sentence_and_variant_order():
     v = vd.verdict(runs, [SPARSITY])
     assert [(p.a, p.b) for p in v.metrics[0].pairs] == [("c", "a"), ("c", "b"), ("a", "b")]
     # every seed ranks c 1, b 2, a 3: χ² = 12 / (10·3·4) · (10² + 20² + 30²) − 3·10·4 = 20, p = e^−10
-    assert vd.sentences(v)[-1] == ("Friedman over 10 seeds, 3 variants, global sparsity: χ² = 20.0, p < 0.001, "
-                                   "the variants differ; mean ranks (1 = sparsest): c 1.0, a 3.0, b 2.0.")
+    assert vd.sentences(v)[-1] == ("All 3 variants together, global sparsity: the variants differ (Friedman test "
+                                   "over 10 seeds: χ² = 20.0, p < 0.001); mean ranks (1 = sparsest): c 1.0, a 3.0, "
+                                   "b 2.0.")
     assert v.metrics[0].friedman.p == pytest.approx(math.exp(-10))
 
 
 def test_p_keeps_enough_digits_to_stay_on_its_side_of_alpha():
     near = Pair("a", "b", 10, 10, 80.0, 0.0496, 0.0496, 0.8, "asymptotic")
-    assert vd.pair_sentence(near, SPARSITY) == "a sparser than b: A12 = 0.80, p = 0.0496 after Holm (10 seeds each)."
-    above = Pair("a", "b", 10, 10, 30.0, 0.71, 0.71, 0.3, "asymptotic")
-    assert vd.pair_sentence(above, SPARSITY) == (
-        "a vs b, global sparsity: no difference detected at 10 seeds (A12 = 0.30, p = 0.71 after Holm).")
+    assert vd.pair_sentence(near, SPARSITY) == "a sparser than b: A12 = 0.80, Holm-adjusted p = 0.0496 (10 seeds each)."
+    above = Pair("a", "b", 10, 10, 30.0, 0.71, 0.71, 0.3, "asymptotic", 0.961, 0.959)
+    assert vd.pair_sentence(above, ACCURACY) == (
+        "No difference detected between a and b in test accuracy: 96.10 % vs 95.90 % (mean), A12 = 0.30, "
+        "Holm-adjusted p = 0.71 (10 seeds each).")
+    # a win by b is said with b first, its mean first, and A12 the other way round
+    won = Pair("a", "b", 10, 10, 10.0, 0.001, 0.002, 0.1, "asymptotic", 0.80, 0.90)
+    assert vd.pair_sentence(won, SPARSITY) == (
+        "b sparser than a: 90.00 % vs 80.00 % (mean), A12 = 0.90, Holm-adjusted p = 0.002 (10 seeds each).")
 
 
 # ----- markdown -----
@@ -221,7 +236,11 @@ def test_markdown_sentences_then_a_table_per_metric():
     runs = runs_of("sparsity_global", sa=[0.80, 0.82, 0.84, NAN], ga=[0.90, 0.91, 0.95, 0.96])
     v = vd.verdict(runs, DEFAULT_METRICS)  # no run has accuracy or drop: those are left out
     lines = vd.markdown(v)
-    assert lines[:3] == ["## Verdict", "", f"- {vd.sentences(v)[0]}"]
+    assert lines[:2] == ["## Verdict", ""]
+    # A12 and Holm explained in plain words where they are used, just before the sentences
+    assert "A12 is the probability that a run of the first-named variant beats a run of the second" in lines[2]
+    assert "The Holm-adjusted p is the test's p-value adjusted for making several comparisons" in lines[2]
+    assert lines[3:5] == ["", f"- {vd.sentences(v)[0]}"]
     table = lines[lines.index("### Global sparsity (%)"):]
     assert table[2:] == [
         "| variant | n | mean ± std | median | IQR (Q1 – Q3) |",
@@ -235,7 +254,7 @@ def test_markdown_sentences_then_a_table_per_metric():
 def test_markdown_mean_rank_column_only_with_friedman():
     runs = runs_of("test_drop", x=[0.010, 0.020], y=[0.004, 0.030], z=[0.040])
     lines = vd.markdown(vd.verdict(runs, [DROP]), title=None)
-    assert lines[0].startswith("- x vs y, test drop: no difference detected at 2 seeds")
+    assert lines[2].startswith("- No difference detected between x and y in test drop: 1.50 vs 1.70 points (mean)")
     header = lines[lines.index("### Test drop (points)") + 2]
     assert header == "| variant | n | mean ± std | median | IQR (Q1 – Q3) |"
     runs["z"][1] = {"test_drop": 0.050}
@@ -247,6 +266,13 @@ def test_markdown_mean_rank_column_only_with_friedman():
                     "| x | 2 | 1.50 ± 0.71 | 1.50 | 1.25 – 1.75 | 1.50 |",
                     "| y | 2 | 1.70 ± 1.84 | 1.70 | 1.05 – 2.35 | 1.50 |",
                     "| z | 2 | 4.50 ± 0.71 | 4.50 | 4.25 – 4.75 | 3.00 |"]
+
+
+def test_a_single_variant_says_there_is_nothing_to_compare():
+    lines = vd.markdown(vd.verdict(runs_of("test_drop", only=[0.01, 0.02]), [DROP]))
+    assert lines[:3] == ["## Verdict", "",
+                         "A single variant (only): nothing to compare; its figures over seeds follow."]
+    assert not any(line.startswith("- ") or "A12" in line for line in lines)
 
 
 def test_metric_direction_is_checked():

@@ -106,6 +106,7 @@ def test_real_idx_test_files_parse(tmp_path, arrays):
         np.testing.assert_array_equal(ds.y_test, z["y_test"])
 
 
+@pytest.mark.slow  # a new interpreter, to see that TensorFlow is not imported
 def test_reading_a_path_does_not_import_tensorflow(good_npz):
     code = (
         "import sys; from evoprune.problem.data import load_dataset; "

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def problem(tiny_model, small_mnist):
-    return evoprune.Problem(tiny_model, small_mnist[2], small_mnist[3], objective="floor", delta=0.005)
+    return evoprune.Problem(tiny_model, small_mnist[2], small_mnist[3], objective=evoprune.Floor(delta=0.005))
 
 
 def same_fitness_serially(problem, individuals):
@@ -133,8 +133,8 @@ def test_study_objective_layer_scope_and_front_fitness(tiny_model, small_mnist):
     layer = specs[-2]
     fixed = {s.name: np.ones(s.shape, bool) for s in specs}
     fixed[specs[0].name][..., 0] = False  # another layer's mask, held fixed
-    study = evoprune.Problem(tiny_model, small_mnist[2], small_mnist[3], objective="study", scope="layer",
-                             layer=layer.name, masks=fixed)
+    study = evoprune.Problem(tiny_model, small_mnist[2], small_mnist[3], objective=evoprune.Study(),
+                             layer=(layer.name, fixed))
     tb = study.toolbox(seed=0, moves="study", start="study")
     ind = tb.individual()
     assert len(ind) == layer.size

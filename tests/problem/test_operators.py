@@ -8,7 +8,7 @@ from evoprune.problem.genome import FrontIndividual, MaskIndividual, bits, indiv
 from evoprune.problem.layout import Layout
 from evoprune.problem.operators import (Genome, adaptive_rate, importance_ranks, init_from_mask, init_informed,
                                         mut_flip, mut_informed, mut_prune, mut_swap)
-from evoprune.problem.toolbox import build_toolbox
+from evoprune.problem.toolbox import Moves, build_toolbox
 
 
 def test_adaptive_rate_schedule():
@@ -64,7 +64,7 @@ def test_init_from_mask_keeps_pruned_and_prunes_a_share():
 def test_toolbox_registers_every_alias_and_swaps_the_deap_way():
     rng = np.random.default_rng(0)
     layout = Layout((LayerSpec("a", 0, (4, 5)), LayerSpec("b", 1, (20,))))
-    tb = build_toolbox("token", layout, rng, informed_start=False, moves="study", rate=0.07)
+    tb = build_toolbox("token", layout, rng, Moves("study", rate=0.07), informed_start=False)
     for alias in ("individual", "population", "evaluate", "mate", "mutate", "select", "map"):
         assert hasattr(tb, alias), alias
     assert tb.mate.func is tools.cxOnePoint and tb.select.keywords == {"tournsize": 3}

@@ -53,11 +53,11 @@ def test_optimizer_state_is_not_counted(tiny_model, small_mnist, tmp_path):
 
 
 def test_prune_records_the_export_in_summary_json(tiny_model, small_mnist, tmp_path):
-    from evoprune import make_config, prune
+    from evoprune import Hooks, Images, make_config, prune
 
     x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
-    prune(tiny_model, x_val, y_val, x_te, y_te, "magnitude", make_config(certify=False, sparsity=0.9), out=str(tmp_path),
-          progress=False)
+    prune(tiny_model, Images((x_val, y_val), (x_te, y_te)), "magnitude", make_config(certify=False, sparsity=0.9),
+          folder=str(tmp_path), hooks=Hooks(progress=False))
     e = json.loads((tmp_path / "summary.json").read_text())["export"]
     assert e["pruned_sparse_bytes"] == os.path.getsize(tmp_path / "pruned.sparse.npz")
     assert e["sparse_ratio"] == e["original_weights_bytes"] / e["pruned_sparse_bytes"] > 3

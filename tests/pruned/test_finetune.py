@@ -9,7 +9,7 @@ import pytest
 from conftest import random_masks
 from evoprune.network import models
 from evoprune._tf import import_keras
-from evoprune.pruned.finetune import finetune, finetune_report
+from evoprune.pruned.finetune import Recipe, finetune, finetune_report
 
 
 def pruned_nonzero(model, masks) -> int:
@@ -17,6 +17,7 @@ def pruned_nonzero(model, masks) -> int:
     return sum(int(np.count_nonzero(model.get_layer(n).kernel.numpy()[~m])) for n, m in masks.items())
 
 
+@pytest.mark.slow  # trains
 def test_pruned_weights_stay_zero_after_every_batch_and_kept_weights_train(tiny_model, small_mnist):
     keras = import_keras()
     x_tr, y_tr, x_val, y_val, _, _ = small_mnist
@@ -29,7 +30,8 @@ def test_pruned_weights_stay_zero_after_every_batch_and_kept_weights_train(tiny_
         def on_train_batch_end(self, batch, logs=None):
             seen.append(pruned_nonzero(self.model, masks))
 
-    history = finetune(model, masks, x_tr, y_tr, x_val, y_val, epochs=2, batch_size=64, callbacks=[EveryBatch()])
+    history = finetune(model, masks, x_tr, y_tr, (x_val, y_val), epochs=2, recipe=Recipe(batch_size=64),
+                       callbacks=[EveryBatch()])
     assert len(seen) == 2 * int(np.ceil(len(x_tr) / 64)) and set(seen) == {0}
     changed = 0
     for name, mask in masks.items():
@@ -41,6 +43,7 @@ def test_pruned_weights_stay_zero_after_every_batch_and_kept_weights_train(tiny_
     assert history.history["loss"][-1] < history.history["loss"][0]
 
 
+@pytest.mark.slow  # trains
 def test_report_fine_tunes_a_copy_and_improves_a_damaged_model(tiny_model, small_mnist):
     x_tr, y_tr, _, _, x_te, y_te = small_mnist
     original = [w.copy() for w in tiny_model.get_weights()]
@@ -54,13 +57,14 @@ def test_report_fine_tunes_a_copy_and_improves_a_damaged_model(tiny_model, small
     assert not tuned.compiled  # no optimizer state travels into finetuned.keras
 
 
+@pytest.mark.slow  # trains
 def test_prune_with_finetuning_writes_a_model_whose_pruned_weights_are_zero(tiny_model, small_mnist, tmp_path):
-    from evoprune import make_config, prune
+    from evoprune import Hooks, Images, make_config, prune
 
     x_tr, y_tr, x_val, y_val, x_te, y_te = small_mnist
     config = make_config(certify=False, sparsity=0.8)
-    result = prune(tiny_model, x_val, y_val, x_te, y_te, "magnitude", config, out=str(tmp_path), progress=False,
-                   x_train=x_tr, y_train=y_tr, finetune_epochs=2)
+    result = prune(tiny_model, Images((x_val, y_val), (x_te, y_te), (x_tr, y_tr)), "magnitude", config,
+                   folder=str(tmp_path), hooks=Hooks(progress=False), finetune_epochs=2)
     f = json.loads((tmp_path / "summary.json").read_text())["finetune"]
     assert f["epochs"] == 2 and f["test_accuracy_before"] == pytest.approx(result.summary["final_accuracy"])
     assert f["test_accuracy_after"] > f["test_accuracy_before"]

@@ -8,6 +8,7 @@ from conftest import random_masks
 from evoprune.errors import ConfigError
 from evoprune.network import models
 from evoprune.network.masks import sparsity_global
+from evoprune.pruned.finetune import Recipe
 from evoprune.pruned.gradual import PolynomialDecay, gradual_prune, magnitude_rule
 
 
@@ -50,11 +51,12 @@ def gradual_run(tiny_model, small_mnist):
     seen = []
     # 1,000 images in batches of 100: 10 steps an epoch; pruning at steps 0, 5, ..., 20
     schedule = PolynomialDecay(0.0, 0.8, begin_step=0, end_step=20, frequency=5)
-    result = gradual_prune(tiny_model, x_tr, y_tr, schedule, epochs=4, x_val=x_val, y_val=y_val,
-                           rule=recording(magnitude_rule, seen), batch_size=100)
+    result = gradual_prune(tiny_model, x_tr, y_tr, schedule, epochs=4, validation=(x_val, y_val),
+                           rule=recording(magnitude_rule, seen), recipe=Recipe(batch_size=100))
     return result, seen, weights
 
 
+@pytest.mark.slow  # trains
 def test_gradual_pruning_reaches_the_target_sparsity(gradual_run):
     result, seen, _ = gradual_run
     assert sparsity_global(result.masks) == pytest.approx(0.8, abs=1e-3)
@@ -66,6 +68,7 @@ def test_gradual_pruning_reaches_the_target_sparsity(gradual_run):
     assert sparsities == sorted(sparsities) and sparsities[-1] == sparsity_global(result.masks)
 
 
+@pytest.mark.slow  # trains
 def test_gradual_masks_only_grow_the_pruned_set_and_pruned_weights_are_zero(gradual_run, tiny_model):
     result, seen, weights = gradual_run
     assert pruned_set_only_grows([previous for _, previous in seen] + [result.masks])
@@ -77,6 +80,7 @@ def test_gradual_masks_only_grow_the_pruned_set_and_pruned_weights_are_zero(grad
     assert not result.model.compiled
 
 
+@pytest.mark.slow  # trains
 def test_a_rule_that_would_revive_weights_cannot(tiny_model, small_mnist):
     specs = models.prunable_layers(tiny_model)
     draws = iter(range(100))
@@ -87,7 +91,7 @@ def test_a_rule_that_would_revive_weights_cannot(tiny_model, small_mnist):
 
     schedule = PolynomialDecay(0.3, 0.6, begin_step=0, end_step=4, frequency=2)
     result = gradual_prune(tiny_model, small_mnist[0][:400], small_mnist[1][:400], schedule, epochs=1,
-                           rule=recording(random_rule, seen), batch_size=50)
+                           rule=recording(random_rule, seen), recipe=Recipe(batch_size=50))
     assert pruned_set_only_grows([previous for _, previous in seen] + [result.masks])
     assert all(p["sparsity"] >= p["target_sparsity"] - 0.02 for p in result.pruning_steps)
     for name, mask in result.masks.items():
@@ -97,23 +101,25 @@ def test_a_rule_that_would_revive_weights_cannot(tiny_model, small_mnist):
 def test_a_schedule_longer_than_training_is_refused(tiny_model, small_mnist):
     with pytest.raises(ConfigError, match="only 10 steps"):
         gradual_prune(tiny_model, small_mnist[0], small_mnist[1], PolynomialDecay(0.0, 0.5, 0, 10, 5), epochs=1,
-                      batch_size=100)
+                      recipe=Recipe(batch_size=100))
 
 
+@pytest.mark.slow  # trains
 def test_gradual_pruning_is_reproducible(tiny_model, small_mnist):
     x, y = small_mnist[0][:400], small_mnist[1][:400]
-    runs = [gradual_prune(tiny_model, x, y, PolynomialDecay(0.2, 0.7, 0, 4, 2), epochs=1, batch_size=50, seed=3)
+    runs = [gradual_prune(tiny_model, x, y, PolynomialDecay(0.2, 0.7, 0, 4, 2), epochs=1, recipe=Recipe(batch_size=50, seed=3))
             for _ in range(2)]
     assert all(np.array_equal(runs[0].masks[n], runs[1].masks[n]) for n in runs[0].masks)
     assert all(np.array_equal(a, b) for a, b in zip(runs[0].model.get_weights(), runs[1].model.get_weights()))
 
 
+@pytest.mark.slow  # trains
 @pytest.mark.parametrize("name", ["reconstruction", "saliency"])
 def test_the_importance_rules_prune_to_the_target(tiny_model, small_mnist, name):
     from evoprune.pruned.gradual import named_rule
 
     x, y = small_mnist[0][:400], small_mnist[1][:400]
-    result = gradual_prune(tiny_model, x, y, PolynomialDecay(0.2, 0.7, 0, 4, 2), epochs=1, batch_size=50,
+    result = gradual_prune(tiny_model, x, y, PolynomialDecay(0.2, 0.7, 0, 4, 2), epochs=1, recipe=Recipe(batch_size=50),
                            rule=named_rule(name, x, y))
     assert sparsity_global(result.masks) == pytest.approx(0.7, abs=0.01)
     assert [h["epoch"] for h in result.history] == [1]
@@ -142,11 +148,12 @@ def test_the_search_rule_keeps_the_step_sparsity_and_finds_a_lower_loss_than_mag
     assert all(np.array_equal(same[n], previous[n]) for n in previous)
 
 
+@pytest.mark.slow  # trains
 def test_the_search_rule_prunes_while_training_to_the_target(tiny_model, small_mnist):
     from evoprune.pruned.gradual import named_rule
 
     x, y = small_mnist[0][:400], small_mnist[1][:400]
-    result = gradual_prune(tiny_model, x, y, PolynomialDecay(0.2, 0.7, 0, 4, 2), epochs=1, batch_size=50,
+    result = gradual_prune(tiny_model, x, y, PolynomialDecay(0.2, 0.7, 0, 4, 2), epochs=1, recipe=Recipe(batch_size=50),
                            rule=named_rule("search", x, y, budget=4))
     assert sparsity_global(result.masks) == pytest.approx(0.7, abs=0.01)
     for mask_name, mask in result.masks.items():

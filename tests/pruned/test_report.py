@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from evoprune import make_config, prune
+from evoprune import Hooks, Images, make_config, prune
 
 # dw: a 3×3 depthwise kernel, 1 channel × 2, and 2 biases; d1: (6·6·2 = 72) × 8 and 8 biases; d2: 8 × 10 and 10.
 DW_WEIGHTS = 3 * 3 * 1 * 2 + 2
@@ -37,8 +37,9 @@ def test_the_skipped_layer_is_named_first_and_in_the_summary_beside_a_sparsity_o
                                                                                               tmp_path):
     x_val, y_val, x_te, y_te = small_mnist[2:]
     said = []
-    result = prune(dw_model, x_val, y_val, x_te, y_te, "magnitude", make_config(certify=False, sparsity=0.5), out=str(tmp_path),
-                   progress=False, say=said.append)
+    result = prune(dw_model, Images((x_val, y_val), (x_te, y_te)), "magnitude",
+                   make_config(certify=False, sparsity=0.5), folder=str(tmp_path),
+                   hooks=Hooks(progress=False, say=said.append))
     assert len(said) == 1 and said[0].startswith("not pruned (only Dense and Conv2D kernels are): "
                                                  f"dw (DepthwiseConv2D, {DW_WEIGHTS} weights);")
     summary = json.loads((tmp_path / "summary.json").read_text())
