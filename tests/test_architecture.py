@@ -8,7 +8,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "evoprune"
 
 # Each part may import the parts before it (and itself), never one after it.
 ORDER = ("errors", "_tf", "_faults", "_progress", "network", "evaluation", "problem", "executors", "algorithms", "search", "results",
-         "pruned", "api", "experiments", "cli", "__init__", "__main__")
+         "pruned", "api", "suites", "experiments", "cli", "__init__", "__main__")
 
 
 def part_of(module: str) -> str:

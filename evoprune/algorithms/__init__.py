@@ -27,6 +27,8 @@ REGISTERED = (
     "oneshot.Refitted",
     "oneshot.Obs",
     "oneshot.Random",
+    "random_search.RandomSearch",
+    "one_plus_one.OnePlusOneEA",
 )
 
 ALGORITHMS: dict[str, type[Algorithm]] = {}

@@ -78,6 +78,8 @@ def check_folder(out: str, spec: Spec, force: bool) -> None:
     if force or not os.path.isdir(out):
         return
     check_out(out)
+    if os.path.exists(os.path.join(out, "benchmark.json")):
+        raise ConfigError(f"{out} holds a benchmark of several problems; choose another --out for an experiment")
     record = os.path.join(out, MANIFEST)
     if os.path.exists(record):
         held = io.read_json(record).get("spec", {})
@@ -264,9 +266,11 @@ class _Watch:
                 self.done.add(job.name)
                 finished.append((job.name, io.read_json(summary)))
         spent = sum(j.config.budget if j.name in self.done else _evaluations(j.folder) for j in self.jobs)
+        done = len(self.done) - len(finished)
         for name, s in finished:
+            done += 1
             line = (f"{name}: test accuracy {s['final_accuracy']:.4f}, global sparsity {s['sparsity_global']:.4f}, "
-                    f"{s['evaluations']} evaluations in {s['seconds']:.1f} s; {len(self.done)} of {len(self.jobs)} "
+                    f"{s['evaluations']} evaluations in {s['seconds']:.1f} s; {done} of {len(self.jobs)} "
                     f"runs done{remaining(time.monotonic() - self.started, spent, self.total)}")
             self.bar.write(line) if self.bar is not None else self.say(line)
         if self.bar is not None:

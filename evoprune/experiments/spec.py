@@ -24,7 +24,7 @@ import hashlib
 import json
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from ..algorithms import algorithm_class, check_budget, make_algorithm, units
@@ -36,7 +36,10 @@ from ..search.config import PRESETS, SearchConfig, make_config, shared_names
 from .operators import ALIASES, check_entry
 from .settings import owns, setting_type
 
-KEYS = ("title", "seeds", "budget", "preset", "settings", "data", "model", "variants", "imports")
+KEYS = ("title", "seeds", "budget", "preset", "settings", "data", "model", "variants", "imports", "problems", "suite")
+PROBLEM_KEYS = ("data", "model", "settings", "targets")
+# The sparsity targets of a problem whose spec names none: fixed before any run, as anytime analysis needs.
+DEFAULT_TARGETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 DATA_KEYS = ("path", "dataset")
 MODEL_KEYS = ("path", "train")
 TRAIN_KEYS = ("architecture", "epochs", "optimizer", "learning_rate", "batch_size", "seed", "val_fraction")
@@ -63,8 +66,26 @@ class Variant:
 
 
 @dataclass(frozen=True)
+class ProblemSpec:
+    """One pruning problem of a benchmark: its data, its model (a file or a training recipe), the settings that
+    make it (δ, the decision and certification images) and its ladder of sparsity targets, fixed before any run."""
+
+    name: str
+    data: Mapping[str, Any]
+    model: Mapping[str, Any]
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    targets: tuple[float, ...] = DEFAULT_TARGETS
+
+    def to_dict(self) -> dict:
+        return {"data": dict(self.data), "model": _plain(self.model), "settings": dict(self.settings),
+                "targets": list(self.targets)}
+
+
+@dataclass(frozen=True)
 class Spec:
-    """An experiment: every variant × seed searched with the same budget on the same model and data."""
+    """An experiment: every variant × seed searched with the same budget on the same model and data; or, with
+    `problems`, a benchmark: every variant × seed on each problem (`for_problem`), each its own experiment.
+    """
 
     variants: tuple[Variant, ...]
     seeds: tuple[int, ...]
@@ -77,15 +98,24 @@ class Spec:
     # Modules registering the model's custom Keras classes. They let the model load and change no result,
     # so they are not part of what makes two specs the same experiment (`to_dict`).
     imports: tuple[str, ...] = ()
+    problems: tuple[ProblemSpec, ...] = ()
 
     def to_dict(self) -> dict:
         """The spec in canonical form: what two specs must share to be the same experiment."""
-        return {"title": self.title, "seeds": list(self.seeds), "budget": self.budget, "preset": self.preset,
-                "settings": dict(self.settings), "data": dict(self.data), "model": _plain(self.model),
-                "variants": {v.name: v.to_dict() for v in self.variants},
-                # whether each variant's runs are certified, however the spec says it (a record without this
-                # was made before certification: none of its runs were)
-                "certify": {v.name: self.config(v, self.seeds[0]).certify for v in self.variants}}
+        d = {"title": self.title, "seeds": list(self.seeds), "budget": self.budget, "preset": self.preset,
+             "settings": dict(self.settings), "data": dict(self.data), "model": _plain(self.model),
+             "variants": {v.name: v.to_dict() for v in self.variants},
+             # whether each variant's runs are certified, however the spec says it (a record without this
+             # was made before certification: none of its runs were)
+             "certify": {v.name: self.config(v, self.seeds[0]).certify for v in self.variants}}
+        # (only a benchmark has the key: a single-problem spec keeps the record, and digest, it always had)
+        return {**d, "problems": {p.name: p.to_dict() for p in self.problems}} if self.problems else d
+
+    def for_problem(self, problem: ProblemSpec) -> "Spec":
+        """The experiment of one of a benchmark's problems: its data, model and settings in place of the spec's."""
+        return replace(self, problems=(), data=problem.data, model=problem.model,
+                       settings={**self.settings, **problem.settings},
+                       title=f"{self.title}: {problem.name}" if self.title else problem.name)
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
@@ -191,22 +221,7 @@ def parse(raw: Mapping, source: str = "spec") -> Spec:
     if not isinstance(title, str):
         raise ConfigError(f"{source}: title must be a string")
     imports = _imports(raw.get("imports", []), source)
-
-    data = _table(raw, "data", "", source)
-    _unknown(data, DATA_KEYS, "[data]", source)
-    if "dataset" in data and data["dataset"] not in DATASETS:
-        raise ConfigError(f"{source}: [data] dataset must be one of {', '.join(DATASETS)}, got {data['dataset']!r}")
-    if "path" in data and not isinstance(data["path"], str):
-        raise ConfigError(f"{source}: [data] path must be a string")
-    model = _table(raw, "model", "", source)
-    _unknown(model, MODEL_KEYS, "[model]", source)
-    if "path" in model and "train" in model:
-        raise ConfigError(f"{source}: [model] takes a path or a [model.train] table, not both")
-    if "path" in model and not isinstance(model["path"], str):
-        raise ConfigError(f"{source}: [model] path must be a string")
-    train = _table(model, "train", "[model].", source)
-    _unknown(train, TRAIN_KEYS, "[model.train]", source)
-    _check_training({**DEFAULT_TRAINING, **train}, source)
+    data, model = _data_and_model(raw, "", source)
 
     variants_raw = _table(raw, "variants", "", source)
     if not variants_raw:
@@ -216,7 +231,69 @@ def parse(raw: Mapping, source: str = "spec") -> Spec:
     for key in shared:  # a shared setting must mean something to some variant
         if not any(owns(v.algorithm, key) for v in variants):
             raise ConfigError(f"{source}: [settings]: no variant's algorithm has the setting {key!r}")
-    return Spec(variants, seeds, budget, preset, shared, dict(data), _plain(model), title, imports)
+    problems = _problems(raw, variants, source)
+    if problems and (raw.get("data") or raw.get("model")):
+        raise ConfigError(f"{source}: a spec with problems names each problem's data and model in its "
+                          "[problems.NAME] table, not in [data] or [model]")
+    return Spec(variants, seeds, budget, preset, shared, dict(data), _plain(model), title, imports, problems)
+
+
+def _data_and_model(raw: Mapping, where: str, source: str) -> tuple[Mapping, Mapping]:
+    """The [data] and [model] tables of the spec (`where` "") or of a problem (`where` "problems.NAME."), checked."""
+    data = _table(raw, "data", where, source)
+    _unknown(data, DATA_KEYS, f"[{where}data]", source)
+    if "dataset" in data and data["dataset"] not in DATASETS:
+        raise ConfigError(f"{source}: [{where}data] dataset must be one of {', '.join(DATASETS)}, "
+                          f"got {data['dataset']!r}")
+    if "path" in data and not isinstance(data["path"], str):
+        raise ConfigError(f"{source}: [{where}data] path must be a string")
+    model = _table(raw, "model", where, source)
+    _unknown(model, MODEL_KEYS, f"[{where}model]", source)
+    if "path" in model and "train" in model:
+        raise ConfigError(f"{source}: [{where}model] takes a path or a [{where}model.train] table, not both")
+    if "path" in model and not isinstance(model["path"], str):
+        raise ConfigError(f"{source}: [{where}model] path must be a string")
+    train = _table(model, "train", f"[{where}model].", source)
+    _unknown(train, TRAIN_KEYS, f"[{where}model.train]", source)
+    _check_training({**DEFAULT_TRAINING, **train}, source)
+    return data, model
+
+
+def _problems(raw: Mapping, variants: tuple[Variant, ...], source: str) -> tuple[ProblemSpec, ...]:
+    """A benchmark's problems: a built-in suite (`suite = "small"`, `evoprune.suites`) and/or [problems.NAME]
+    tables; each names its data (a dataset or a path) and a model or its training, its settings and targets."""
+    from ..suites import suite_problems
+
+    tables = dict(suite_problems(raw["suite"], source)) if "suite" in raw else {}
+    for name, table in _table(raw, "problems", "", source).items():
+        if name in tables:
+            raise ConfigError(f"{source}: [problems.{name}] is already a problem of suite {raw['suite']!r}")
+        tables[name] = table
+    return tuple(_problem(name, table, variants, source) for name, table in tables.items())
+
+
+def _problem(name: str, raw: Any, variants: tuple[Variant, ...], source: str) -> ProblemSpec:
+    where = f"[problems.{name}]"
+    if not _NAME.match(name):
+        raise ConfigError(f"{source}: {where}: a problem's name is letters, digits, '.', '_' and '-' (it names "
+                          "folders)")
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{source}: {where} must be a table")
+    _unknown(raw, PROBLEM_KEYS, where, source)
+    data, model = _data_and_model(raw, f"problems.{name}.", source)
+    if not data:
+        raise ConfigError(f"{source}: {where} has no data: give data.dataset (mnist, fashion_mnist) or data.path")
+    settings = {k: _setting(k, v, where, source) for k, v in _table(raw, "settings", f"{where} ", source).items()}
+    for key in settings:
+        if not any(owns(v.algorithm, key) for v in variants):
+            raise ConfigError(f"{source}: {where}: no variant's algorithm has the setting {key!r}")
+    targets = raw.get("targets", list(DEFAULT_TARGETS))
+    if (not isinstance(targets, list) or not targets
+            or not all(isinstance(t, (int, float)) and not isinstance(t, bool) and 0 < t < 1 for t in targets)
+            or any(b <= a for a, b in zip(targets, targets[1:]))):
+        raise ConfigError(f"{source}: {where} targets must be a strictly increasing list of sparsities between 0 "
+                          f"and 1, got {targets!r}")
+    return ProblemSpec(name, dict(data), _plain(model), settings, tuple(float(t) for t in targets))
 
 
 def _imports(value: Any, source: str) -> tuple[str, ...]:

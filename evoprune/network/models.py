@@ -59,7 +59,47 @@ def build_cnn(input_shape: tuple[int, int, int] = (28, 28, 1), classes: int = 10
     )
 
 
-ARCHITECTURES = {"lenet5": build_lenet5, "cnn1m": build_cnn}
+def build_lenet300(input_shape: tuple[int, int, int] = (28, 28, 1), classes: int = 10):
+    """LeNet-300-100: dense layers only (ReLU), 266,200 prunable weights on 28 × 28 images."""
+    keras = import_keras()
+    L = keras.layers
+    return keras.Sequential(
+        [
+            keras.Input(input_shape),
+            L.Flatten(name="flatten"),
+            L.Dense(300, activation="relu", name="fc1"),
+            L.Dense(100, activation="relu", name="fc2"),
+            L.Dense(classes, activation="softmax", name="fc3"),
+        ],
+        name="lenet300",
+    )
+
+
+def build_bnconv(input_shape: tuple[int, int, int] = (28, 28, 1), classes: int = 10):
+    """A small convolutional net with batch normalisation after each convolution (ReLU, max pooling): pruning a
+    kernel moves the activations away from the statistics its batch normalisation learnt."""
+    keras = import_keras()
+    L = keras.layers
+    return keras.Sequential(
+        [
+            keras.Input(input_shape),
+            L.Conv2D(16, 3, use_bias=False, name="conv1"),
+            L.BatchNormalization(name="bn1"),
+            L.ReLU(name="relu1"),
+            L.MaxPooling2D(2, name="pool1"),
+            L.Conv2D(32, 3, use_bias=False, name="conv2"),
+            L.BatchNormalization(name="bn2"),
+            L.ReLU(name="relu2"),
+            L.MaxPooling2D(2, name="pool2"),
+            L.Flatten(name="flatten"),
+            L.Dense(64, activation="relu", name="fc1"),
+            L.Dense(classes, activation="softmax", name="fc2"),
+        ],
+        name="bnconv",
+    )
+
+
+ARCHITECTURES = {"lenet5": build_lenet5, "cnn1m": build_cnn, "lenet300": build_lenet300, "bnconv": build_bnconv}
 
 
 def prunable_layers(model) -> list[LayerSpec]:

@@ -50,15 +50,20 @@ def _check_name(name: str) -> None:
 
 
 def resolve_source(name: str, path: str | None = None) -> str | None:
-    """Where to read `name` from: explicit path, then $EVOPRUNE_DATA, then (Fashion-MNIST only)
-    Debian's copy if installed; None means download through keras.datasets."""
+    """Where to read `name` from: the explicit path, then the dataset's own variable ($EVOPRUNE_DATA_MNIST,
+    $EVOPRUNE_DATA_FASHION_MNIST), then (Fashion-MNIST) Debian's copy if installed, then $EVOPRUNE_DATA; None
+    means download through keras.datasets. Debian's Fashion-MNIST comes before $EVOPRUNE_DATA so that one
+    variable naming an MNIST file cannot stand for Fashion-MNIST in a benchmark that reads both."""
     _check_name(name)
     if path is not None:
         return os.fspath(path)
-    if os.environ.get(ENV_VAR):
-        return os.environ[ENV_VAR]
+    own = f"{ENV_VAR}_{name.upper()}"
+    if os.environ.get(own):
+        return os.environ[own]
     if name == "fashion_mnist" and os.path.isdir(DEBIAN_FASHION):
         return DEBIAN_FASHION
+    if os.environ.get(ENV_VAR):
+        return os.environ[ENV_VAR]
     return None
 
 

@@ -17,6 +17,8 @@ CASES = {
     "ga-layers": dict(name="ga", scope="layers"),
     "study-sa": dict(name="sa", preset="study", eval_set="validation"),
     "magnitude": dict(name="magnitude", sparsity=0.4),
+    "random-search": dict(name="random-search", sparsity_range=(0.1, 0.7)),
+    "one-plus-one": dict(name="one-plus-one", mean_flips=2.0),
 }
 
 

@@ -82,7 +82,19 @@ def _compile_logits(model):
     )
 
 
-BUILDERS = {"lenet5": _lenet, "chain_logits": _chain_logits, "branching": _branching}
+def _suite_architecture(name: str):
+    """A built-in architecture of the benchmark suite (dense only; batch normalisation), trained one short epoch."""
+    def build(x, y):
+        _keras().utils.set_random_seed(3)
+        model = models.ARCHITECTURES[name]()
+        models.compile_model(model, "adam", 0.01)
+        model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+        return model
+    return build
+
+
+BUILDERS = {"lenet5": _lenet, "chain_logits": _chain_logits, "branching": _branching,
+            "lenet300": _suite_architecture("lenet300"), "bnconv": _suite_architecture("bnconv")}
 # LeNet-5's evaluator runs 400 images as 3 chunks of 134 (the last padded): chunking is exercised.
 CHUNK_SIZES = {"lenet5": 150}
 

@@ -61,7 +61,8 @@ def good_npz(tmp_path, arrays) -> Path:
 
 @pytest.fixture
 def no_env(monkeypatch):
-    monkeypatch.delenv(ENV_VAR, raising=False)
+    for name in (ENV_VAR, f"{ENV_VAR}_MNIST", f"{ENV_VAR}_FASHION_MNIST"):
+        monkeypatch.delenv(name, raising=False)
 
 
 def assert_same(ds: data.Dataset, arrays: dict) -> None:
@@ -225,14 +226,19 @@ def test_source_precedence(tmp_path, monkeypatch, no_env):
     assert resolve_source("fashion_mnist") == str(debian)
     assert resolve_source("mnist") is None  # the Debian folder holds Fashion-MNIST only
     monkeypatch.setenv(ENV_VAR, "/env/data.npz")
-    assert resolve_source("fashion_mnist") == "/env/data.npz"
+    assert resolve_source("fashion_mnist") == str(debian)  # an MNIST file named by the variable is not Fashion
     assert resolve_source("mnist") == "/env/data.npz"
+    debian.rmdir()
+    assert resolve_source("fashion_mnist") == "/env/data.npz"
+    monkeypatch.setenv(f"{ENV_VAR}_FASHION_MNIST", "/env/fashion")  # each dataset's own variable first
+    monkeypatch.setenv(f"{ENV_VAR}_MNIST", "/env/mnist.npz")
+    assert (resolve_source("fashion_mnist"), resolve_source("mnist")) == ("/env/fashion", "/env/mnist.npz")
     assert resolve_source("mnist", "/explicit.npz") == "/explicit.npz"
 
 
 def test_env_var_is_read_by_load_dataset(monkeypatch, good_npz, arrays):
     monkeypatch.setenv(ENV_VAR, str(good_npz))
-    ds = load_dataset("fashion_mnist")
+    ds = load_dataset("mnist")
     assert ds.source == str(good_npz)
     assert_same(ds, arrays)
 

@@ -1,0 +1,694 @@
+"""Anytime analysis across problems, from run files alone: targets, first hits, ECDFs, ERT, ranks.
+
+The optimisation community's way of comparing anytime algorithms on a benchmark (COCO, IOHprofiler),
+applied to pruning. A *problem* is one model and data set (one experiment folder, or one problem of a
+multi-problem spec); a *target* is a global sparsity; a run *reaches* a target at the first evaluation
+whose mask is feasible (meets the accuracy floor on the search images) and at least that sparse.
+
+- `ladder` / `check_ladder`: the targets.
+- `first_hits`: per target, the evaluation count at which one run's history first reaches it.
+- `collect`: every run of every problem, as `RunHits`.
+- `ecdf` / `auc`: the share of (target, seed) pairs reached within E evaluations, and its area over
+  log10(E), normalised to [0, 1].
+- `ert`: the expected running time per (problem, variant, target), with a bootstrap interval.
+- `ranks`: the Friedman test over problems, the Nemenyi post-hoc test and its critical difference
+  (Demšar 2006), via scipy and scikit-posthocs; `cd_figure` draws the critical-difference diagram.
+- `ecdf_figure`, `write_figures`, `markdown`: ecdf.png, cd.png and the section of summary.md.
+
+Pure numpy, scipy and matplotlib (scikit-posthocs and pandas only inside `ranks` and `cd_figure`):
+no TensorFlow.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Sequence, Union
+
+import numpy as np
+from matplotlib.figure import Figure  # a bare Figure renders with Agg: no pyplot, no display needed
+from scipy import stats
+
+from ..errors import ConfigError
+from ..results import aggregate
+from ..results.history import read_history
+from ..results.plots import colours
+from .verdict import _p as _p_text
+
+ALPHA = 0.05
+RESAMPLES = 2000      # bootstrap resamples of the runs for each ERT interval
+CONFIDENCE = 0.95     # of the ERT interval
+BOOTSTRAP_SEED = 0    # the bootstrap's rng seed: the same files give the same intervals
+_DPI = 130
+_STYLES = ("-", "--", "-.", ":")  # with the colour: curves that coincide stay told apart in the legend
+
+History = Union[str, os.PathLike, Sequence[Mapping]]
+Targets = Union[Sequence[float], Mapping[str, Sequence[float]]]
+
+
+# ----- targets -----
+def ladder(low: float = 0.1, high: float = 0.95, count: int = 10, spacing: str = "density") -> np.ndarray:
+    """`count` increasing global-sparsity targets from `low` to `high` (both included).
+
+    spacing="density" (the default) spaces them evenly in log(1 − s), the density left: each step removes
+    the same fraction of the weights still kept (0.1 … 0.95 in 10: 10, 35, 53, 66, 75, 82, 87, 90, 93,
+    95 %), so the ladder is finer where pruning gets hard, as COCO's targets are log-spaced in precision.
+    spacing="linear" spaces them evenly in s. A ConfigError (one line) for a ladder that is not strictly
+    increasing or leaves (0, 1).
+    """
+    if not isinstance(count, (int, np.integer)) or isinstance(count, bool) or count < 2:
+        raise ConfigError(f"a target ladder needs an integer count of 2 or more, got {count!r}")
+    check_ladder([low, high])
+    if spacing == "density":
+        targets = 1.0 - np.geomspace(1.0 - low, 1.0 - high, count)
+    elif spacing == "linear":
+        targets = np.linspace(low, high, count)
+    else:
+        raise ConfigError(f"target spacing must be 'density' or 'linear', got {spacing!r}")
+    targets[0], targets[-1] = low, high  # exactly, not as rounded by exp/log
+    return check_ladder(targets)
+
+
+def check_ladder(targets: Iterable[float]) -> np.ndarray:
+    """The targets as a float array; a one-line ConfigError unless they are finite, strictly increasing and
+    each strictly between 0 and 1."""
+    try:
+        t = np.asarray(list(targets), dtype=float)
+    except (TypeError, ValueError):
+        raise ConfigError(f"sparsity targets must be numbers, got {targets!r}") from None
+    shown = ", ".join(f"{x:g}" for x in t.ravel()[:12])
+    if t.ndim != 1 or t.size == 0:
+        raise ConfigError("sparsity targets: give at least one")
+    if not np.all(np.isfinite(t)) or np.any(t <= 0) or np.any(t >= 1):
+        raise ConfigError(f"sparsity targets must lie strictly between 0 and 1, got {shown}")
+    if np.any(np.diff(t) <= 0):
+        raise ConfigError(f"sparsity targets must increase strictly, got {shown}")
+    return t
+
+
+# ----- one run -----
+def _rows(history: History) -> list[Mapping]:
+    """A history's rows: given, or read from history.csv (or from a run folder holding one)."""
+    if isinstance(history, (str, os.PathLike)):
+        path = os.fspath(history)
+        return read_history(os.path.join(path, "history.csv") if os.path.isdir(path) else path)
+    return list(history)
+
+
+def _number(x) -> float:
+    """A cell as a float; NaN for an empty or missing one."""
+    if x is None or x == "":
+        return math.nan
+    if isinstance(x, str) and x.strip().lower() in ("true", "false"):
+        return 1.0 if x.strip().lower() == "true" else 0.0
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def first_hits(history: History, targets: Iterable[float]) -> list[float]:
+    """Per target, the `evaluations` count of the first history row whose mask is feasible (feasible == 1)
+    with sparsity_global ≥ the target; math.inf where no row is.
+
+    `history` is a history.csv path, a run folder, or its rows (dicts, strings or numbers). Rows without a
+    feasible flag, a sparsity or an evaluation count (event rows) are skipped. "First" is the smallest count
+    among the rows that qualify: the first such row, in a run whose counts only grow.
+    """
+    t = check_ladder(targets)
+    best = np.full(t.size, math.inf)
+    for row in _rows(history):
+        feasible, sparsity, count = (_number(row.get(k)) for k in ("feasible", "sparsity_global", "evaluations"))
+        if feasible != 1.0 or not (math.isfinite(sparsity) and math.isfinite(count)):
+            continue
+        reached = sparsity >= t
+        best[reached] = np.minimum(best[reached], count)
+    return [float(x) for x in best]
+
+
+def spent(history: History, summary: Mapping | None = None) -> float:
+    """The evaluations a run made in all: its summary.json's `evaluations` when given, else the largest count in
+    its history (0 for an empty one)."""
+    if summary is not None and math.isfinite(_number(summary.get("evaluations"))):
+        return _number(summary["evaluations"])
+    counts = [c for c in (_number(r.get("evaluations")) for r in _rows(history)) if math.isfinite(c)]
+    return max(counts, default=0.0)
+
+
+# ----- every run -----
+@dataclass(frozen=True)
+class RunHits:
+    """One run of one variant on one problem: per target, the evaluations at its first hit (inf if never),
+    and the evaluations it made in all."""
+
+    problem: str
+    variant: str
+    seed: int
+    targets: tuple[float, ...]
+    hits: tuple[float, ...]
+    spent: float
+
+    def __post_init__(self) -> None:
+        if len(self.targets) != len(self.hits):
+            raise ValueError(f"{self.problem}/{self.variant}-seed{self.seed}: {len(self.targets)} targets but "
+                             f"{len(self.hits)} hits")
+
+
+def _targets_for(targets: Targets, problem: str) -> np.ndarray:
+    if isinstance(targets, Mapping):
+        if problem not in targets:
+            raise ConfigError(f"no sparsity targets for problem {problem!r} (targets given for "
+                              f"{', '.join(map(str, targets))})")
+        return check_ladder(targets[problem])
+    return check_ladder(targets)
+
+
+def collect(problems: Mapping[str, Union[str, os.PathLike, Sequence[aggregate.Run]]],
+            targets: Targets | None = None) -> list[RunHits]:
+    """Every finished run of every problem, with its first hits of the targets.
+
+    `problems` maps a problem's name to its experiment folder (read with `aggregate.load_runs`) or to its runs;
+    `targets` is one ladder for all problems or one per problem (default: `ladder()`). Runs keep their order:
+    problems as given, then each problem's runs as loaded (variants in the spec's order).
+    """
+    targets = ladder() if targets is None else targets
+    found = []
+    for problem, runs in problems.items():
+        t = _targets_for(targets, problem)
+        if isinstance(runs, (str, os.PathLike)):
+            runs = aggregate.load_runs(os.fspath(runs))
+        for run in runs:
+            history = run.history()
+            found.append(RunHits(problem, run.variant, int(run.seed), tuple(float(x) for x in t),
+                                 tuple(first_hits(history, t)), spent(history, run.summary)))
+    return found
+
+
+def variants_of(records: Sequence[RunHits]) -> list[str]:
+    """The variants in the order they first appear (the order `plots.colours` colours them in)."""
+    return list(dict.fromkeys(r.variant for r in records))
+
+
+def problems_of(records: Sequence[RunHits]) -> list[str]:
+    return list(dict.fromkeys(r.problem for r in records))
+
+
+def budget_of(records: Sequence[RunHits]) -> float:
+    """The common end of the evaluation axis: the most evaluations any run made (at least 1)."""
+    return max([1.0] + [r.spent for r in records])
+
+
+def _select(records: Sequence[RunHits], variant: str, problem: str) -> list[RunHits]:
+    return [r for r in records if r.variant == variant and r.problem == problem]
+
+
+def _problems_run(records: Sequence[RunHits], variant: str, problem: str | None) -> list[str]:
+    """The problems a variant has runs on (all of them, or just `problem`)."""
+    ps = [problem] if problem is not None else problems_of(records)
+    return [p for p in ps if _select(records, variant, p)]
+
+
+# ----- ECDF and its area -----
+def ecdf(records: Sequence[RunHits], variant: str, grid: Iterable[float], problem: str | None = None) -> np.ndarray:
+    """At each evaluation count E of `grid`: the share of the variant's (target, seed) pairs on `problem` whose
+    first hit is ≤ E; without a problem, the mean of those shares over the problems the variant ran on (each
+    problem weighs the same, whatever its number of seeds or targets; with equal numbers this is the share of
+    (problem, target, seed) triples). NaN throughout when the variant has no run there."""
+    x = np.asarray(list(grid), dtype=float)
+    curves = []
+    for p in _problems_run(records, variant, problem):
+        hits = np.array([h for r in _select(records, variant, p) for h in r.hits], dtype=float)
+        curves.append((hits[None, :] <= x[:, None]).mean(axis=1))
+    return np.mean(curves, axis=0) if curves else np.full(x.size, math.nan)
+
+
+def log_grid(records: Sequence[RunHits], points: int = 200, budget: float | None = None) -> np.ndarray:
+    """`points` evaluation counts evenly spaced in log10 from 1 to the budget (default `budget_of`)."""
+    return np.geomspace(1.0, budget or budget_of(records), points)
+
+
+def _run_area(hits: Iterable[float], budget: float) -> float:
+    """The mean over targets of the share of [log10 1, log10 budget] spent at or after the first hit."""
+    h = np.asarray(list(hits), dtype=float)
+    if budget <= 1.0:  # an axis of one point: reached there or not
+        return float(np.mean(h <= 1.0))
+    share = (math.log10(budget) - np.log10(np.maximum(h, 1.0))) / math.log10(budget)
+    return float(np.mean(np.where(np.isfinite(h) & (h <= budget), np.clip(share, 0.0, 1.0), 0.0)))
+
+
+def auc(records: Sequence[RunHits], variant: str, problem: str | None = None, budget: float | None = None) -> float:
+    """The area under the variant's ECDF over x = log10(evaluations), from 1 evaluation to `budget` (default
+    `budget_of(records)`: the same axis for every variant), divided by the axis' width log10(budget):
+
+        AUC = mean over (target, seed) pairs of (log10 budget − log10 max(hit, 1)) / log10 budget
+
+    with 0 for a pair not reached within the budget. 1: every target reached at the first evaluation; 0: none
+    reached. Without a problem, the mean of the per-problem areas (the area of the aggregated ECDF); NaN when
+    the variant has no run there. Exact, from the hits themselves (no grid)."""
+    budget = budget or budget_of(records)
+    areas = [float(np.mean([_run_area(r.hits, budget) for r in _select(records, variant, p)]))
+             for p in _problems_run(records, variant, problem)]
+    return float(np.mean(areas)) if areas else math.nan
+
+
+def auc_scores(records: Sequence[RunHits], budget: float | None = None) -> dict[str, dict[str, float]]:
+    """problem -> variant -> the variant's AUC on that problem (those with runs there): what `ranks` ranks."""
+    budget = budget or budget_of(records)
+    return {p: {v: auc(records, v, p, budget) for v in variants_of(records) if _select(records, v, p)}
+            for p in problems_of(records)}
+
+
+# ----- expected running time -----
+@dataclass(frozen=True)
+class Ert:
+    """The expected running time to a target, and its bootstrap interval (inf where no resample hits)."""
+
+    problem: str
+    variant: str
+    target: float
+    value: float
+    low: float
+    high: float
+    hits: int   # runs that reached the target
+    runs: int
+
+    @property
+    def reached(self) -> bool:
+        return self.hits > 0
+
+
+def _target_index(record: RunHits, target: float) -> int:
+    close = np.flatnonzero(np.isclose(record.targets, target, rtol=0.0, atol=1e-12))
+    if close.size == 0:
+        raise ConfigError(f"target {target:g} is not on problem {record.problem!r}'s ladder "
+                          f"({', '.join(f'{x:g}' for x in record.targets)})")
+    return int(close[0])
+
+
+def ert(records: Sequence[RunHits], problem: str, variant: str, target: float, resamples: int = RESAMPLES,
+        confidence: float = CONFIDENCE, seed: int = BOOTSTRAP_SEED) -> Ert:
+    """ERT (Hansen et al., COCO) of `variant` to `target` on `problem`:
+
+        ERT = (evaluations of every run until it hit the target, or all it made if it never did) / (runs that hit)
+
+    inf when no run hit. The interval is the percentile bootstrap over runs: `resamples` resamples of the runs
+    with replacement (numpy rng seeded with `seed`), the ERT of each (inf for a resample without a hit), and
+    the (1 − confidence)/2 and (1 + confidence)/2 order statistics of those ERTs; resamples=0 skips it
+    (NaN bounds)."""
+    rs = _select(records, variant, problem)
+    if not rs:
+        raise ConfigError(f"no run of {variant!r} on problem {problem!r}")
+    hit = np.array([r.hits[_target_index(r, target)] for r in rs], dtype=float)
+    reached = np.isfinite(hit)
+    cost = np.where(reached, hit, [r.spent for r in rs])
+
+    def estimate(c: np.ndarray, s: np.ndarray) -> np.ndarray:
+        n = s.sum(axis=-1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(n > 0, c.sum(axis=-1) / np.maximum(n, 1), math.inf)
+
+    value = float(estimate(cost, reached))
+    low = high = math.nan
+    if resamples > 0:
+        idx = np.random.default_rng(seed).integers(0, len(rs), size=(resamples, len(rs)))
+        boot = np.sort(estimate(cost[idx], reached[idx]))
+        tail = (1.0 - confidence) / 2.0
+        low = float(boot[int(math.floor(tail * resamples))])
+        high = float(boot[min(resamples - 1, int(math.ceil((1.0 - tail) * resamples)) - 1)])
+    return Ert(problem, variant, float(target), value, low, high, int(reached.sum()), len(rs))
+
+
+def ert_table(records: Sequence[RunHits], resamples: int = RESAMPLES, confidence: float = CONFIDENCE,
+              seed: int = BOOTSTRAP_SEED) -> list[Ert]:
+    """The ERT of every (problem, variant, target) that has runs, problems and variants in their order."""
+    out = []
+    for p in problems_of(records):
+        for v in variants_of(records):
+            rs = _select(records, v, p)
+            if rs:
+                out += [ert(records, p, v, t, resamples, confidence, seed) for t in rs[0].targets]
+    return out
+
+
+# ----- ranks across problems -----
+@dataclass(frozen=True)
+class Ranking:
+    """Variants ranked per problem on a score (rank 1 = best; ties share their mean rank), the Friedman test
+    over problems (scipy) and the Nemenyi post-hoc test (scikit-posthocs) with its critical difference: two
+    variants whose mean ranks differ by more than `cd` differ at level `alpha` (Demšar 2006)."""
+
+    variants: tuple[str, ...]
+    problems: tuple[str, ...]        # the blocks: the problems every variant has a score for
+    scores: dict[str, dict[str, float]]  # problem -> variant -> score, for those problems
+    better: str
+    alpha: float
+    mean_ranks: dict[str, float] = field(default_factory=dict)
+    statistic: float = math.nan      # Friedman χ²
+    p: float = math.nan              # Friedman p
+    cd: float = math.nan             # Nemenyi critical difference of mean ranks at alpha
+    nemenyi: dict[str, dict[str, float]] = field(default_factory=dict)  # pairwise p
+    skipped: str = ""                # why no test was run
+
+    @property
+    def computed(self) -> bool:
+        return not self.skipped
+
+
+def ranks(scores: Mapping[str, Mapping[str, float]], better: str = "higher", alpha: float = ALPHA) -> Ranking:
+    """Rank the variants on `scores` (problem -> variant -> score, e.g. `auc_scores` or each variant's mean
+    certified sparsity per problem) over the problems where every variant has a finite score.
+
+    Friedman: scipy.stats.friedmanchisquare. Post hoc: scikit_posthocs.posthoc_nemenyi_friedman; the critical
+    difference is q_alpha · sqrt(k (k + 1) / (6 N)), q_alpha the studentized range quantile at 1 − alpha for
+    k variants over √2 (scipy.stats.studentized_range), the value the Nemenyi p-values are measured against.
+    Needs 3 or more variants and 2 or more such problems (`skipped` says which is missing)."""
+    if better not in ("higher", "lower"):
+        raise ConfigError(f"better must be 'higher' or 'lower', got {better!r}")
+    names = list(dict.fromkeys(v for by_v in scores.values() for v in by_v))
+    blocks = [p for p, by_v in scores.items()
+              if all(v in by_v and by_v[v] is not None and math.isfinite(by_v[v]) for v in names)]
+    used = {p: {v: float(scores[p][v]) for v in names} for p in blocks}
+    base = dict(variants=tuple(names), problems=tuple(blocks), scores=used, better=better, alpha=alpha)
+    if len(names) < 3:
+        return Ranking(**base, skipped=f"needs 3 or more variants, got {len(names)}")
+    if len(blocks) < 2:
+        short = [v for v in names if sum(v in by_v for by_v in scores.values()) < len(scores)]
+        missing = f" ({', '.join(short)} ran on fewer problems)" if short else ""
+        return Ranking(**base, skipped=f"needs 2 or more problems where every variant has a score, got "
+                                       f"{len(blocks)}{missing}")
+    import pandas as pd
+    import scikit_posthocs as sp
+
+    values = np.array([[used[p][v] for v in names] for p in blocks], dtype=float)
+    oriented = -values if better == "higher" else values  # ascending ranks: rank 1 = best
+    mean_ranks = dict(zip(names, (float(x) for x in stats.rankdata(oriented, axis=1).mean(axis=0))))
+    k, n = len(names), len(blocks)
+    q_alpha = stats.studentized_range.ppf(1.0 - alpha, k, np.inf) / math.sqrt(2.0)
+    cd = float(q_alpha * math.sqrt(k * (k + 1) / (6.0 * n)))
+    if np.all(values == values[:, :1]):
+        # every problem ties every variant: scipy's tie correction divides 0 by 0; nothing tells them apart
+        statistic, p = 0.0, 1.0
+    else:
+        res = stats.friedmanchisquare(*oriented.T)
+        statistic, p = float(res.statistic), float(res.pvalue)
+    pmat = sp.posthoc_nemenyi_friedman(pd.DataFrame(oriented, index=blocks, columns=names))
+    nemenyi = {a: {b: float(pmat.loc[a, b]) for b in names} for a in names}
+    return Ranking(**base, mean_ranks=mean_ranks, statistic=statistic, p=p, cd=cd, nemenyi=nemenyi)
+
+
+# ----- figures -----
+def ecdf_figure(records: Sequence[RunHits], budget: float | None = None,
+                variants: Sequence[str] | None = None) -> Figure:
+    """ecdf.png: one panel per problem and one over all problems: the share of (target, seed) pairs reached
+    against evaluations (log scale), a step curve per variant up to its runs' end (×), the AUC in the legend.
+    Colours are `plots.colours` of the variants in their order (as in every other figure)."""
+    variants = list(variants or variants_of(records))
+    problems = problems_of(records)
+    col = colours(variants)
+    budget = budget or budget_of(records)
+    panels = problems + (["all problems"] if len(problems) > 1 else [])
+    ncols = min(3, len(panels))
+    nrows = math.ceil(len(panels) / ncols)
+    fig = Figure(figsize=(max(7.0, 5.2 * ncols + 0.6), 4.2 * nrows + 1.1), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    for ax, panel in zip(axes, panels):
+        problem = None if panel == "all problems" else panel
+        for i, v in enumerate(variants):
+            ps = _problems_run(records, v, problem)
+            if not ps:
+                continue
+            rs = [r for p in ps for r in _select(records, v, p)]
+            end = max(r.spent for r in rs) or 1.0
+            hits = np.array([h for r in rs for h in r.hits])
+            x = np.unique(np.concatenate([[1.0, end], hits[np.isfinite(hits) & (hits >= 1) & (hits <= end)]]))
+            y = ecdf(records, v, x, problem)
+            reached = int(np.isfinite(hits).sum())
+            only = (f" ({len(ps)} of {len(problems)} problems)" if problem is None and len(ps) < len(problems)
+                    else "")
+            label = (f"{v}{only}: AUC {auc(records, v, problem, budget):.3f}, {reached} of {hits.size} "
+                     f"{'reached' if problem is not None else 'triples reached'}")
+            ax.step(x, y, where="post", color=col[v], ls=_STYLES[i % len(_STYLES)], lw=1.8, label=label)
+            ax.plot([end], [y[-1]], marker="x", ms=7, mew=1.8, color=col[v], ls="none")
+        n_t = {len(r.targets) for r in records if problem is None or r.problem == problem}
+        targets = f"{'/'.join(str(t) for t in sorted(n_t))} targets"
+        ax.set_xscale("log")
+        ax.set(xlim=(1, budget * 1.05), ylim=(-0.02, 1.02), xlabel="evaluations",
+               ylabel=("share of (problem, target, seed) triples reached" if problem is None
+                       else "share of (target, seed) pairs reached"),
+               title=(f"All {len(problems)} problems (mean of their shares), {targets}" if problem is None
+                      else f"{panel}, {targets}"))
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7.5, loc="upper left")
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    fig.suptitle("Sparsity targets reached within E evaluations\n(reached: a feasible mask at least that sparse; "
+                 "×: where the variant's runs ended)", fontsize=11)
+    return fig
+
+
+def cd_figure(ranking: Ranking) -> Figure:
+    """cd.png: the critical-difference diagram (scikit-posthocs): mean ranks on an axis, the CD as a bar, and a
+    thick line joining the variants the Nemenyi test does not tell apart at alpha."""
+    if not ranking.computed:
+        raise ConfigError(f"no critical-difference diagram: the ranking was not computed ({ranking.skipped})")
+    import pandas as pd
+    import scikit_posthocs as sp
+
+    names = list(ranking.variants)
+    col = colours(names)
+    fig = Figure(figsize=(9.0, 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    sig = pd.DataFrame([[ranking.nemenyi[a][b] for b in names] for a in names], index=names, columns=names)
+    sp.critical_difference_diagram(ranking.mean_ranks, sig, alpha=ranking.alpha, ax=ax, color_palette=dict(col),
+                                   label_fmt_left="{label} ({rank:.2f})", label_fmt_right="({rank:.2f}) {label}",
+                                   label_props={"fontsize": 9})
+    # The CD bar above the rank axis' tick labels (the library's own would strike through them), from rank 1.
+    ax.plot([1.0, 1.0 + ranking.cd], [1.4, 1.4], color="black", lw=2)
+    ax.plot([1.0, 1.0], [1.25, 1.55], color="black", lw=1.5)
+    ax.plot([1.0 + ranking.cd] * 2, [1.25, 1.55], color="black", lw=1.5)
+    ax.text(1.0 + ranking.cd / 2, 1.65, f"critical difference (CD) = {ranking.cd:.2f} ranks", ha="center",
+            va="bottom", fontsize=9)
+    bottom = ax.get_ylim()[0]
+    ax.set_ylim(bottom, 2.4)
+    ax.set_xlim(0.8, max(len(names), 1.0 + ranking.cd) + 0.2)
+    fig.set_size_inches(9.0, 0.3 * (2.4 - bottom) + 0.8)
+    friedman = _p_text(ranking.p, ranking.alpha)
+    fig.suptitle(f"Mean rank over {len(ranking.problems)} problems (1 = best); Friedman {friedman}; "
+                 f"joined: not told apart (Nemenyi, α = {ranking.alpha:g})", fontsize=10)
+    return fig
+
+
+def write_figures(out: str, records: Sequence[RunHits], ranking: Ranking | None = None,
+                  budget: float | None = None) -> list[str]:
+    """Write OUT/ecdf.png and, when the ranking was computed, OUT/cd.png; return their paths."""
+    os.makedirs(out, exist_ok=True)
+    paths = [os.path.join(out, "ecdf.png")]
+    ecdf_figure(records, budget).savefig(paths[0], dpi=_DPI)
+    if ranking is not None and ranking.computed:
+        paths.append(os.path.join(out, "cd.png"))
+        cd_figure(ranking).savefig(paths[1], dpi=_DPI)
+    return paths
+
+
+# ----- words -----
+def _row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _pct(t: float) -> str:
+    return f"{t * 100:.3g} %"
+
+
+def _evals(x: float) -> str:
+    return "∞" if math.isinf(x) else f"{x:,.0f}"
+
+
+def _ratio(x: float) -> str:
+    return f"{x:,.0f}" if x >= 100 else f"{x:.2g}"
+
+
+def _geomean(values: Sequence[float]) -> float:
+    return float(np.exp(np.mean(np.log(values)))) if len(values) else math.nan
+
+
+def shown_targets(records: Sequence[RunHits], problem: str, count: int = 3) -> list[float]:
+    """Up to `count` of the problem's targets for the ERT table: among those some run reached, the lowest, the
+    highest and those evenly between (the lowest `count` targets when none was reached)."""
+    rs = [r for r in records if r.problem == problem]
+    targets = list(rs[0].targets)
+    reached = [t for i, t in enumerate(targets) if any(math.isfinite(r.hits[i]) for r in rs)] or targets
+    if len(reached) <= count:
+        return reached
+    return [reached[i] for i in np.unique(np.round(np.linspace(0, len(reached) - 1, count)).astype(int))]
+
+
+def _shared(records: Sequence[RunHits], a: str, b: str) -> list[str]:
+    """The problems both variants ran on, in order."""
+    return [p for p in problems_of(records) if _select(records, a, p) and _select(records, b, p)]
+
+
+def auc_sentences(records: Sequence[RunHits], leader: str, others: Sequence[str],
+                  budget: float | None = None) -> list[str]:
+    """The leader's AUC against each other variant's, on the problems both ran (means over those problems)."""
+    budget = budget or budget_of(records)
+    out = []
+    for other in others:
+        shared = _shared(records, leader, other)
+        if not shared:
+            out.append(f"{leader} and {other} ran on no problem in common: their AUCs are not compared.")
+            continue
+        x, y = (float(np.mean([auc(records, v, p, budget) for p in shared])) for v in (leader, other))
+        where = (f"on {shared[0]}" if len(shared) == 1 else
+                 f"over the {len(shared)} problems both ran" if len(shared) < len(problems_of(records)) else
+                 "over both problems" if len(shared) == 2 else f"over all {len(shared)} problems")
+        hi, lo, a, b = (leader, other, x, y) if x >= y else (other, leader, y, x)
+        size = ("the same AUC as" if a == b else f"an AUC {a / b:.2f}× that of" if b > 0 else "a larger AUC than")
+        never = not any(math.isfinite(h) for p in shared for r in _select(records, lo, p) for h in r.hits)
+        note = f"; {lo} reaches no target" if never else ""
+        mean = " (means over those problems)" if len(shared) > 1 else ""
+        out.append(f"{hi} has {size} {lo} {where}: {a:.3f} vs {b:.3f}{mean}{note}.")
+    return out
+
+
+def ert_sentences(records: Sequence[RunHits], leader: str, others: Sequence[str]) -> list[str]:
+    """The leader against each other variant: how many times sooner (the geometric mean over the (problem,
+    target) pairs both reached of the ratio of their ERTs), and the pairs only one of them reached."""
+    out = []
+    estimates = {(e.problem, e.variant, e.target): e.value for e in ert_table(records, resamples=0)}
+    for other in others:
+        ratios, only_leader, only_other = [], 0, 0
+        for (p, v, t), x in estimates.items():
+            if v != leader or (p, other, t) not in estimates:
+                continue
+            y = estimates[(p, other, t)]
+            if math.isfinite(x) and math.isfinite(y):
+                ratios.append(y / x)
+            only_leader += math.isfinite(x) and not math.isfinite(y)
+            only_other += math.isfinite(y) and not math.isfinite(x)
+        parts = []
+        if ratios:
+            g = _geomean(ratios)
+            fast, slow = (leader, other) if g >= 1 else (other, leader)
+            r = np.array(ratios) if g >= 1 else 1.0 / np.array(ratios)  # ERT(slow) / ERT(fast)
+            times = _geomean(r)
+            word = "about as soon as" if abs(times - 1.0) < 0.05 else f"{times:.1f}× sooner than"
+            spread = (f", from {_ratio(r.min())} to {_ratio(r.max())}" if r.size > 1 else "")
+            parts.append(f"{fast} reaches a target {word} {slow} on average (geometric mean of ERT({slow}) / "
+                         f"ERT({fast}) over the {r.size} (problem, target) pair{'s' if r.size != 1 else ''} both "
+                         f"reach{spread})")
+        else:
+            parts.append(f"{leader} and {other} reach no (problem, target) pair in common")
+        if only_leader:
+            parts.append(f"{only_leader} pair{'s' if only_leader != 1 else ''} only {leader} reaches")
+        if only_other:
+            parts.append(f"{only_other} pair{'s' if only_other != 1 else ''} only {other} reaches")
+        out.append("; ".join(parts) + ".")
+    return out
+
+
+def ranking_sentences(ranking: Ranking, score: str = "AUC") -> list[str]:
+    """The Friedman result, the mean ranks and the critical difference in words, or why they were not computed."""
+    if not ranking.computed:
+        return [f"Ranks across problems not computed: {ranking.skipped}."]
+    found = "the variants differ" if ranking.p < ranking.alpha else "no difference detected among them"
+    order = sorted(ranking.mean_ranks, key=ranking.mean_ranks.get)
+    mean = ", ".join(f"{v} {ranking.mean_ranks[v]:.2f}" for v in order)
+    best = "largest" if ranking.better == "higher" else "smallest"
+    out = [f"Over {len(ranking.problems)} problems, {score}: {found} (Friedman test, problems as blocks: "
+           f"χ² = {ranking.statistic:.2f}, {_p_text(ranking.p, ranking.alpha)}); mean ranks (1 = {best} {score}): "
+           f"{mean}."]
+    apart = [(a, b) for i, a in enumerate(order) for b in order[i + 1:]
+             if ranking.nemenyi[a][b] < ranking.alpha]
+    gap = ranking.mean_ranks[order[-1]] - ranking.mean_ranks[order[0]]
+    told = ("; ".join(f"{a} ahead of {b} by {ranking.mean_ranks[b] - ranking.mean_ranks[a]:.2f} ranks "
+                      f"(Nemenyi p = {ranking.nemenyi[a][b]:.3g})" for a, b in apart)
+            if apart else f"no pair, not even the first and last, {gap:.2f} ranks apart")
+    out.append(f"Critical difference (Nemenyi, α = {ranking.alpha:g}, {len(ranking.variants)} variants, "
+               f"{len(ranking.problems)} problems): {ranking.cd:.2f} ranks; told apart: {told}.")
+    if len(ranking.problems) < 10:
+        out.append(f"With {len(ranking.problems)} problems these rank tests have little power (Demšar 2006 "
+                   "works with 10 or more data sets): read a missing difference as not shown, not as none.")
+    return out
+
+
+def markdown(records: Sequence[RunHits], ranking: Ranking | None = None, budget: float | None = None,
+             targets_shown: int = 3, title: str | None = "Anytime: how soon sparsity targets are reached",
+             score: str = "AUC", figures: Sequence[str] = ("ecdf.png", "cd.png")) -> list[str]:
+    """The anytime section of summary.md as lines: how to read it, the AUC table (per problem and over all),
+    the ERT table with intervals for a few targets per problem, sentences with direction and size, and the
+    ranks (`ranking`, default: `ranks(auc_scores(records))`). `figures` are linked when they exist beside it."""
+    if not records:
+        return []
+    budget = budget or budget_of(records)
+    variants, problems = variants_of(records), problems_of(records)
+    ranking = ranking if ranking is not None else ranks(auc_scores(records, budget))
+    lines = [f"## {title}", ""] if title else []
+    ladders = {r.targets for r in records}
+    ladder_text = ("; ".join(f"{p}: " + ", ".join(_pct(t) for t in next(r for r in records if r.problem == p).targets)
+                             for p in problems) if len(ladders) > 1 else
+                   ", ".join(_pct(t) for t in next(iter(ladders))))
+    lines += [f"Targets (global sparsity): {ladder_text}. A run reaches a target at the first evaluation whose "
+              "mask meets the accuracy floor on the search images and is at least that sparse. The ECDF at E "
+              "evaluations is the share of a variant's (target, seed) pairs reached within E (over all problems: "
+              "the mean of the problems' shares). AUC is its area over log10(evaluations) from 1 to "
+              f"{budget:,.0f} evaluations, divided by that width: 1 = every target reached at the first "
+              "evaluation, 0 = none reached. ERT (expected running time) = evaluations spent by all runs until "
+              "they reached the target (all of a run's evaluations when it never did) / runs that reached it; "
+              f"∞ when none did; in brackets its {CONFIDENCE * 100:g} % bootstrap interval over runs "
+              f"({RESAMPLES:,} resamples).", ""]
+    # AUC table
+    multi = len(problems) > 1
+    head = ["Variant", *problems] + (["All problems"] if multi else [])
+    lines += [f"### Area under the ECDF (AUC)", "", _row(head), _row(["---"] + ["---:"] * (len(head) - 1))]
+    overall = {v: auc(records, v, None, budget) for v in variants}
+    for v in variants:
+        cells = [f"{auc(records, v, p, budget):.3f}" if _select(records, v, p) else "–" for p in problems]
+        lines.append(_row([v, *cells] + ([f"{overall[v]:.3f}"] if multi else [])))
+    # the leader: among the variants that ran on the most problems, the largest AUC over them
+    ordered = sorted(variants, key=lambda v: (-len(_problems_run(records, v, None)), -overall[v]))
+    leader = ordered[0]
+    lines.append("")
+    if len(variants) > 1:
+        lines += [f"- {s}" for s in auc_sentences(records, leader, ordered[1:], budget)]
+        lines.append("")
+    if "ecdf.png" in figures:
+        lines += ["![ECDF of the targets reached against evaluations](ecdf.png)", ""]
+    # ERT table
+    lines += ["### Expected running time (evaluations)", "", _row(["Problem", "Target", *variants]),
+              _row(["---", "---:"] + ["---:"] * len(variants))]
+    for p in problems:
+        for t in shown_targets(records, p, targets_shown):
+            cells = []
+            for v in variants:
+                if not _select(records, v, p):
+                    cells.append("–")
+                    continue
+                e = ert(records, p, v, t)
+                interval = f" [{_evals(e.low)}–{_evals(e.high)}]" if e.reached else ""
+                cells.append(f"{_evals(e.value)}{interval} ({e.hits}/{e.runs} reached)")
+            lines.append(_row([p, _pct(t), *cells]))
+    lines.append("")
+    if len(variants) > 1:
+        lines += [f"- {s}" for s in ert_sentences(records, leader, ordered[1:])]
+        lines.append("")
+    # ranks
+    lines += ["### Ranks across problems", ""]
+    lines += [f"- {s}" for s in ranking_sentences(ranking, score)]
+    if ranking.computed and "cd.png" in figures:
+        lines += ["", "![critical-difference diagram of the mean ranks](cd.png)"]
+    return lines
+
+
+def report(out: str, problems: Mapping[str, Union[str, os.PathLike, Sequence[aggregate.Run]]],
+           targets: Targets | None = None, scores: Mapping[str, Mapping[str, float]] | None = None,
+           better: str = "higher", score: str = "AUC") -> tuple[list[str], list[str]]:
+    """The whole analysis for a report: collect the runs, rank the variants on `scores` (default: each one's AUC
+    per problem), write OUT/ecdf.png (and cd.png), and return (the markdown lines, the figure paths)."""
+    records = collect(problems, targets)
+    if not records:
+        raise ConfigError(f"{out}: no finished runs to analyse")
+    budget = budget_of(records)
+    ranking = ranks(scores if scores is not None else auc_scores(records, budget), better)
+    paths = write_figures(out, records, ranking, budget)
+    return markdown(records, ranking, budget, score=score,
+                    figures=[os.path.basename(p) for p in paths]), paths
