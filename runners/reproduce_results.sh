@@ -117,3 +117,7 @@ bash runners/gradual_runs.sh fashion --out $R/gradual-fashion
 # search decided on (the earlier experiments above were made before it, and their specs say certify = false).
 evoprune experiment run runners/specs/certified-fashion.toml --out $R/certified-fashion --parallel 2 --no-progress
 evoprune experiment run runners/specs/certified-mnist5k.toml --out $R/certified-mnist5k --parallel 2 --no-progress
+
+# Issue 32: the benchmark across the suite's five problems (the 5k file for MNIST, Debian's Fashion-MNIST).
+EVOPRUNE_DATA_MNIST="$MNIST" evoprune experiment run runners/specs/benchmark-small.toml --out $R/benchmark-small \
+    --parallel 2 --no-progress

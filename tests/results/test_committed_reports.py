@@ -61,3 +61,39 @@ def test_a_changed_run_file_changes_the_report(tmp_path, change, changed):
     tables(str(copy))
     for name in ("summary.md", "summary.csv"):
         assert ((copy / name).read_bytes() != (folder / name).read_bytes()) == (name in changed), name
+
+
+BENCHMARKS = sorted(p.parent for p in RESULTS.glob("*/benchmark.json"))
+
+
+def copy_benchmark(folder: Path, to: Path) -> Path:
+    """What a benchmark's report reads: its manifest and spec, and per problem what an experiment's report reads
+    plus each run's history.csv (the anytime analysis)."""
+    to.mkdir()
+    for name in ("benchmark.json", "spec.toml"):
+        shutil.copy(folder / name, to / name)
+    (to / "problems").mkdir()
+    for problem in sorted((folder / "problems").iterdir()):
+        copy = copy_inputs(problem, to / "problems" / problem.name)
+        for run in sorted((problem / "runs").iterdir()):
+            shutil.copy(run / "history.csv", copy / "runs" / run.name / "history.csv")
+    return to
+
+
+def test_a_benchmark_is_committed():
+    assert {f.name for f in BENCHMARKS} >= {"benchmark-small"}
+
+
+@pytest.mark.parametrize("folder", BENCHMARKS, ids=lambda f: f.name)
+def test_the_committed_benchmark_summary_is_what_its_files_give(folder, tmp_path):
+    from evoprune.experiments import benchmark
+
+    copy = copy_benchmark(folder, tmp_path / folder.name)
+    benchmark.report(str(copy))
+    written = [copy / "summary.md", *sorted(copy.glob("problems/*/summary.md"))]
+    assert len(written) == 1 + len(list((folder / "problems").iterdir()))
+    for path in written:
+        relative = path.relative_to(copy)
+        assert path.read_bytes() == (folder / relative).read_bytes(), (
+            f"results/{folder.name}/{relative} is not what today's code writes from its files: redraw it "
+            f"(`evoprune experiment report results/{folder.name}`) and commit the result")
