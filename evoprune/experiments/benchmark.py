@@ -15,7 +15,7 @@ from ..errors import ConfigError, EvopruneError
 from ..results import aggregate, io
 from ..results.manifest import environment, now
 from ..results.run_folder import check_out, check_out_path
-from . import anytime, experiment
+from . import anytime, anytime_report, experiment
 from .baselines import experiment_data
 from .spec import Spec, to_toml
 
@@ -101,7 +101,7 @@ def report(out: str) -> list[str]:
         raise ConfigError(f"{out}: no problem has finished runs yet")
     paths = [p for folder in folders.values() for p in experiment_report(folder)]
     runs = {name: aggregate.load_runs(folder) for name, folder in folders.items()}
-    lines, figures = anytime.report(out, runs, record["targets"])
+    lines, figures = anytime_report.report(out, runs, record["targets"])
     summary = [f"# {record['spec'].get('title') or 'Benchmark'}", "", *headline(runs), "", *lines, "",
                *certified_ranks(runs), "", "## Each problem's verdict", ""]
     for name, folder in folders.items():
@@ -143,7 +143,7 @@ def certified_ranks(runs: dict[str, list]) -> list[str]:
     scores = {name: {v: m[0] for v, m in _mean_certified(problem_runs).items()} for name, problem_runs in runs.items()}
     ranking = anytime.ranks(scores, "higher")
     return ["### Ranks of the answers' sparsity across problems", "",
-            *(f"- {s}" for s in anytime.ranking_sentences(ranking, "sparsity of the answer"))]
+            *(f"- {s}" for s in anytime_report.ranking_sentences(ranking, "sparsity of the answer"))]
 
 
 def verdict_lines(folder: str) -> list[str]:

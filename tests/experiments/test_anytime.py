@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from evoprune.errors import ConfigError
-from evoprune.experiments import anytime
+from evoprune.experiments import anytime, anytime_report
 from evoprune.results.aggregate import Run
 from evoprune.results.plots import colours
 
@@ -246,12 +246,12 @@ def test_ranks_skip_with_a_reason():
 # ----- figures and words -----
 def test_figures_are_written_in_the_experiments_colours(records, tmp_path):
     r = anytime.ranks(synthetic_scores())
-    paths = anytime.write_figures(str(tmp_path / "out"), records, r)
+    paths = anytime_report.write_figures(str(tmp_path / "out"), records, r)
     assert [os.path.basename(p) for p in paths] == ["ecdf.png", "cd.png"]
     for p in paths:
         with open(p, "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n" and os.path.getsize(p) > 10_000
-    fig = anytime.ecdf_figure(records)
+    fig = anytime_report.ecdf_figure(records)
     panels = [ax for ax in fig.axes if ax.get_visible()]
     assert len(panels) == 3  # P, Q, and both
     col = colours(["A", "B"])
@@ -261,13 +261,13 @@ def test_figures_are_written_in_the_experiments_colours(records, tmp_path):
         assert [line.get_color() for line in steps] == [col["A"], col["B"]]
     # a skipped ranking draws no diagram
     skipped = anytime.ranks({"p": {"a": 1.0}})
-    assert anytime.write_figures(str(tmp_path / "two"), records, skipped) == [str(tmp_path / "two" / "ecdf.png")]
+    assert anytime_report.write_figures(str(tmp_path / "two"), records, skipped) == [str(tmp_path / "two" / "ecdf.png")]
     with pytest.raises(ConfigError):
-        anytime.cd_figure(skipped)
+        anytime_report.cd_figure(skipped)
 
 
 def test_markdown_says_direction_and_size(records):
-    text = "\n".join(anytime.markdown(records))
+    text = "\n".join(anytime_report.markdown(records))
     a = anytime.auc(records, "A")
     assert f"| A | {anytime.auc(records, 'A', 'P'):.3f} | {anytime.auc(records, 'A', 'Q'):.3f} | {a:.3f} |" in text
     assert "| P | 30 % | 2 [1–4] (3/3 reached) | 315 [" in text
@@ -288,7 +288,7 @@ def test_report_from_experiment_folders(tmp_path):
         for run in problems[name]:
             with open(os.path.join(run.folder, "summary.json"), "w") as f:
                 json.dump(run.summary, f)
-    lines, paths = anytime.report(str(out), {"P": str(tmp_path / "P"), "Q": str(tmp_path / "Q")}, TARGETS)
+    lines, paths = anytime_report.report(str(out), {"P": str(tmp_path / "P"), "Q": str(tmp_path / "Q")}, TARGETS)
     assert [os.path.basename(p) for p in paths] == ["ecdf.png"] and os.path.exists(paths[0])
     assert lines[0].startswith("## Anytime") and "![ECDF" in "\n".join(lines) and "cd.png" not in "\n".join(lines)
 
