@@ -120,7 +120,7 @@ class MaskEvaluator:
         else:
             h = self._cached(keys[first])
         fn, names, _ = self._run(tuple(bounds[first:]), scored=True)
-        out = fn(h, self._data()[1], 0, self.n, self._masked_kernels(names, masks))
+        out = fn(h, self._data()[1], self._masked_kernels(names, masks))
         for key, activations in zip(keys[first + 1:], out["reached"]):
             self._keep(key, activations)
         return per_image_result(np.asarray(out["loss"]), np.asarray(out["matches"]))
@@ -218,7 +218,7 @@ class MaskEvaluator:
             return h
         self.prefix_computations += 1
         fn, names, _ = self._run(tuple(bounds[first:]), scored=False)
-        reached = fn(h, self._data()[1], 0, self.n, self._masked_kernels(names, fixed_masks))["reached"]
+        reached = fn(h, self._data()[1], self._masked_kernels(names, fixed_masks))["reached"]
         for key, activations in zip(keys[first + 1:], reached):
             self._keep(key, activations)
         return reached[-1]

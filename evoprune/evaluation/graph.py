@@ -119,43 +119,40 @@ def compile_chain(segments: Sequence[tuple], input_shape: tuple, kernel_vars: li
 
     `segments` are (`compile_prefix`'s function, its chunk, how many kernels it takes); `scorer` is
     (`compile_scorer`'s function, its chunk), scoring one candidate whose varying kernel is the last
-    of `kernel_vars` and which has no fixed kernels. Between them the activations of images
-    [begin, end) are chunked anew, the last chunk padded with copies of the last row (as `_chunked`
-    in the engine does); the functions are traced once each, whatever chains include them.
+    of `kernel_vars` and which has no fixed kernels. Between them the activations of the N images
+    are chunked anew, the last chunk padded with copies of the last row (as `_chunked` in the engine
+    does); the functions are traced once each, whatever chains include them.
 
-    (h (N, *input_shape), labels (N,), begin, end, kernels [kernel shape] in `kernel_vars` order) ->
-    {"reached": each segment's output (end - begin, ...)} and, with a scorer, "loss" and "matches" (end - begin,).
+    (h (N, *input_shape), labels (N,), kernels [kernel shape] in `kernel_vars` order) ->
+    {"reached": each segment's output (N, ...)} and, with a scorer, "loss" and "matches" (N,).
     """
     tf = import_tensorflow()
     signature = [
         tf.TensorSpec((None, *input_shape), tf.float32),
         tf.TensorSpec((None,), tf.int32),
-        tf.TensorSpec((), tf.int32),
-        tf.TensorSpec((), tf.int32),
         [tf.TensorSpec(tuple(v.shape), tf.float32) for v in kernel_vars],
     ]
 
     @tf.function(input_signature=signature, autograph=False)
-    def chain(h, labels, begin, end, kernels):
-        n, x, start, at, out = end - begin, h, begin, 0, {"reached": []}
+    def chain(h, labels, kernels):
+        n, x, at, out = tf.shape(h)[0], h, 0, {"reached": []}
         for fn, chunk, count in segments:
-            y = fn(_in_chunks(x, start, n, chunk), kernels[at:at + count])
-            x, start = tf.reshape(y, (-1, *y.shape[2:]))[:n], 0  # the next segment's input: rows [0, n)
+            y = fn(_in_chunks(x, n, chunk), kernels[at:at + count])
+            x = tf.reshape(y, (-1, *y.shape[2:]))[:n]  # the next segment's input: the n rows, padding dropped
             at += count
             out["reached"].append(x)
         if scorer is not None:
             fn, chunk = scorer
-            loss, matches = fn(_in_chunks(x, start, n, chunk), _in_chunks(labels, begin, n, chunk),
-                               [kernels[at][None]], [])
+            loss, matches = fn(_in_chunks(x, n, chunk), _in_chunks(labels, n, chunk), [kernels[at][None]], [])
             out.update(loss=loss[0, :n], matches=matches[0, :n])
         return out
 
     return chain
 
 
-def _in_chunks(x, begin, n, chunk: int):
-    """Traced: rows [begin, begin + n) of `x` as (n_chunks, chunk, ...), the last chunk padded with copies of
-    the last row (as the engine's `_chunked`), gathered in one op."""
+def _in_chunks(x, n, chunk: int):
+    """Traced: the n rows of `x` as (n_chunks, chunk, ...), the last chunk padded with copies of the last row
+    (as the engine's `_chunked`), gathered in one op."""
     tf = import_tensorflow()
-    rows = begin + tf.minimum(tf.range((n + chunk - 1) // chunk * chunk), n - 1)
+    rows = tf.minimum(tf.range((n + chunk - 1) // chunk * chunk), n - 1)
     return tf.reshape(tf.gather(x, rows), (-1, chunk, *x.shape[1:]))
