@@ -178,6 +178,8 @@ class Search:
         rest = self.layouts[st.unit:]
         power = c.budget_power if c.layer_budget == "weights" else 0.0
         weights = [layout.size ** power for layout in rest]
+        if len(rest) == 1:  # the last genome takes what is left: (left × w) / w may round to one evaluation fewer
+            return c.budget - st.evaluations
         return int((c.budget - st.evaluations) * weights[0] / sum(weights))
 
     def _bind(self) -> None:
