@@ -6,7 +6,8 @@ multi-problem spec); a *target* is a global sparsity; a run *reaches* a target a
 whose mask is feasible (meets the accuracy floor on the search images) and at least that sparse.
 
 - `ladder` / `check_ladder`: the targets.
-- `first_hits`: per target, the evaluation count at which one run's history first reaches it.
+- `best_so_far` / `first_hits`: one run's feasible best so far, and per target the evaluation count at which
+  its history first reaches it.
 - `collect`: every run of every problem, as `RunHits`.
 - `ecdf` / `auc`: the share of (target, seed) pairs reached within E evaluations, and its area over
   log10(E), normalised to [0, 1].
@@ -101,23 +102,36 @@ def _number(x) -> float:
         return math.nan
 
 
-def first_hits(history: History, targets: Iterable[float]) -> list[float]:
-    """Per target, the `evaluations` count of the first history row whose mask is feasible (feasible == 1)
-    with sparsity_global ≥ the target; math.inf where no row is.
+def best_so_far(history: History) -> tuple[list[tuple[int, float]], int]:
+    """A run's feasible best so far, [(evaluations, global sparsity)]: 0 at evaluation 1 (the unpruned model), then
+    each feasible row sparser than every feasible row before it; and the last evaluation count seen. What first
+    hits are read from, and what IOHprofiler's format records (`export`).
 
-    `history` is a history.csv path, a run folder, or its rows (dicts, strings or numbers). Rows without a
-    feasible flag, a sparsity or an evaluation count (event rows) are skipped. "First" is the smallest count
-    among the rows that qualify: the first such row, in a run whose counts only grow.
+    `history` is a history.csv path, a run folder, or its rows (dicts of strings or numbers). Rows without an
+    evaluation count (event rows) are skipped; counts never go back, so a row is placed no earlier than the one
+    before it.
     """
-    t = check_ladder(targets)
-    best = np.full(t.size, math.inf)
+    records, last = [(1, 0.0)], 0
     for row in _rows(history):
         feasible, sparsity, count = (_number(row.get(k)) for k in ("feasible", "sparsity_global", "evaluations"))
-        if feasible != 1.0 or not (math.isfinite(sparsity) and math.isfinite(count)):
+        if not math.isfinite(count):
             continue
-        reached = sparsity >= t
-        best[reached] = np.minimum(best[reached], count)
-    return [float(x) for x in best]
+        last = max(last, int(count))
+        if feasible != 1.0 or not math.isfinite(sparsity) or sparsity <= records[-1][1]:
+            continue
+        at = max(int(count), records[-1][0])
+        if at == records[-1][0]:
+            records[-1] = (at, sparsity)
+        else:
+            records.append((at, sparsity))
+    return records, last
+
+
+def first_hits(history: History, targets: Iterable[float]) -> list[float]:
+    """Per target, the `evaluations` count of the first history row whose mask is feasible (feasible == 1) with
+    sparsity_global ≥ the target (`best_so_far`); math.inf where no row is."""
+    trace, _ = best_so_far(history)
+    return [float(next((at for at, value in trace if value >= t), math.inf)) for t in check_ladder(targets)]
 
 
 def spent(history: History, summary: Mapping | None = None) -> float:

@@ -19,7 +19,7 @@ from . import anytime, anytime_report, experiment
 from .baselines import experiment_data
 from .spec import Spec, to_toml
 
-MANIFEST = "benchmark.json"
+MANIFEST = aggregate.BENCHMARK_MANIFEST
 PROBLEMS_DIR = "problems"
 
 

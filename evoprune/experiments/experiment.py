@@ -24,7 +24,7 @@ from ..problem import importance
 from ..pruned.certify import check_images
 from ..pruned.report import say_skipped
 from ..results import io
-from ..results.aggregate import MANIFEST, RUNS_DIR
+from ..results.aggregate import BENCHMARK_MANIFEST, MANIFEST, RUNS_DIR
 from ..results.lock import FolderLock
 from ..results.manifest import environment, now
 from ..results.run_folder import RUN_FILES, check_out, check_out_path
@@ -78,7 +78,7 @@ def check_folder(out: str, spec: Spec, force: bool) -> None:
     if force or not os.path.isdir(out):
         return
     check_out(out)
-    if os.path.exists(os.path.join(out, "benchmark.json")):
+    if os.path.exists(os.path.join(out, BENCHMARK_MANIFEST)):
         raise ConfigError(f"{out} holds a benchmark of several problems; choose another --out for an experiment")
     record = os.path.join(out, MANIFEST)
     if os.path.exists(record):

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError
 from ..results import aggregate, io
+from .anytime import best_so_far
 
 FORMATS = ("ioh",)
 IOH_VERSION = "0.4.2"   # the ioh release whose Analyzer files these mirror
@@ -160,27 +161,6 @@ def trace(run: aggregate.Run, problem: str) -> Trace:
     if total > records[-1][0]:
         records.append((total, records[-1][1]))
     return Trace(problem, run.variant, run.algorithm, int(run.seed), dimension_of(run), total, tuple(records))
-
-
-def best_so_far(rows: list[dict]) -> tuple[list[tuple[int, float]], int]:
-    """[(evaluations, value)]: 0 at evaluation 1 (the unpruned model), then each feasible row that beats the best
-    global sparsity so far; and the last evaluation count seen."""
-    records, last = [(1, 0.0)], 0
-    for r in rows:
-        if not r.get("evaluations"):
-            continue  # not a row of figures
-        at = int(float(r["evaluations"]))
-        last = max(last, at)
-        if r.get("feasible") != "1" or not r.get("sparsity_global"):
-            continue
-        value = float(r["sparsity_global"])
-        if value > records[-1][1]:
-            at = max(at, records[-1][0])
-            if at == records[-1][0]:
-                records[-1] = (at, value)
-            else:
-                records.append((at, value))
-    return records, last
 
 
 # ----- IOHprofiler -----

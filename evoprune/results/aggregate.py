@@ -15,6 +15,7 @@ from .history import read_history
 
 RUNS_DIR = "runs"
 MANIFEST = "experiment.json"
+BENCHMARK_MANIFEST = "benchmark.json"  # a folder of several problems, each an experiment (experiments.benchmark)
 LEGACY_MANIFEST = "compare.json"  # what `evoprune compare` wrote before experiments
 
 

@@ -50,13 +50,13 @@ BAD = {
 
 @pytest.mark.parametrize("how", HOW)
 @pytest.mark.parametrize("case", list(BAD))
-def test_a_bad_problem_is_refused_in_one_line_before_any_training(tmp_path, case, how):
+def test_a_bad_problem_is_refused_in_one_line_before_any_training(tmp_path, case, how, mnist_path):
     text, message = BAD[case]
     spec = tmp_path / "spec.toml"
     spec.write_text("seeds = 1\nbudget = 10\n" + text + VARIANTS)
     out = tmp_path / "out"
     p = run_evoprune(["experiment", "run", str(spec), "--out", str(out), "--no-progress"], how,
-                     env={**os.environ, "EVOPRUNE_BASELINES": str(tmp_path / "cache")})
+                     env={**os.environ, "EVOPRUNE_DATA": mnist_path, "EVOPRUNE_BASELINES": str(tmp_path / "cache")})
     assert p.returncode == 2 and message in p.stderr, p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
     assert not out.exists() and not (tmp_path / "cache").exists()  # nothing made, nothing trained
